@@ -1,0 +1,5 @@
+import sys
+
+from rcnreid.cli import main
+
+sys.exit(main())

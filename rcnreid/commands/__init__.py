@@ -1,0 +1,1 @@
+"""Sub-commands of ``rcnreid``; one module each (see :mod:`rcnreid.cli`)."""
