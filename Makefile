@@ -1,0 +1,69 @@
+# rcnreid: reproduction of Wu, Shen & van den Hengel (arXiv 1606.01609) on Theano-PyMC.
+#
+# Quick start (README.rst):   make demo   |   make test
+# Every target builds ./.venv first (scripts/bootstrap.sh); a second run reuses it.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.rcnreid-installed
+
+# Reproduction settings (see docs/EXPERIMENTS.md).
+DATA    ?= real
+PROFILE ?= paper
+TRIALS  ?= 10
+JOBS    ?= 1
+DATADIR ?= data
+ILIDSVID_ROOT ?=
+PRID_ROOT     ?=
+PRID_PROTOCOL ?= 200
+ILIDSVID_H5   ?= $(DATADIR)/ilidsvid.h5
+PRID_H5       ?= $(DATADIR)/prid2011.h5
+RESULTS ?= results
+BENCH_CONFIG ?= cpu
+EXP_ARGS = --data $(DATA) --profile $(PROFILE) --trials $(TRIALS) --jobs $(JOBS) \
+           --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS)
+
+.PHONY: help venv test demo info bench data synth-data table2 table3 table4 table5 fig5 paper clean
+
+help:
+	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
+	@echo "make test       the test suite"
+	@echo "make info       what Theano configuration is in force"
+	@echo "make bench      throughput of the ConvGRU graph (BENCH_CONFIG=cpu|paper)"
+	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
+	@echo "make table2 .. table5, fig5, paper   DATA=real|synthetic PROFILE=paper|quick TRIALS=N JOBS=N"
+
+venv: $(STAMP)
+
+$(STAMP): setup.py scripts/bootstrap.sh
+	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/bootstrap.sh
+	@touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+demo: $(STAMP)
+	$(PY) -m rcnreid demo
+
+info: $(STAMP)
+	$(PY) -m rcnreid info
+
+bench: $(STAMP)
+	$(PY) -m rcnreid.bench --config $(BENCH_CONFIG)
+
+data: $(STAMP)
+	@test -n "$(ILIDSVID_ROOT)$(PRID_ROOT)" || { echo "set ILIDSVID_ROOT=/path/to/i-LIDS-VID and/or PRID_ROOT=/path/to/prid_2011"; exit 2; }
+	@if [ -n "$(ILIDSVID_ROOT)" ]; then $(PY) -m data_prep ilidsvid --root "$(ILIDSVID_ROOT)" --out $(ILIDSVID_H5); fi
+	@if [ -n "$(PRID_ROOT)" ]; then $(PY) -m data_prep prid2011 --root "$(PRID_ROOT)" --protocol $(PRID_PROTOCOL) --out $(PRID_H5); fi
+
+table2 table3 table4 table5: $(STAMP)
+	$(PY) experiments/$@.py $(EXP_ARGS)
+
+fig5: $(STAMP)
+	$(PY) experiments/fig5.py $(EXP_ARGS)
+
+paper: table2 table3 table4 table5 fig5
+
+clean:
+	rm -rf demo_out .pytest_cache

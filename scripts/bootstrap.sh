@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Build the project's virtual environment in ./.venv with the pinned Theano-PyMC stack.
+# Called by `make venv` (and so by `make test` / `make demo`); safe to run again.
+#
+# What it installs, and why:
+# - Debian's libopenblas-dev (when missing and we are root): Theano links its BLAS ops against it.
+#   Without it rcnreid still runs, on numpy's C-API fallback, more slowly.
+# - python3-venv / python3-dev (Debian system Python only, when missing and root): the venv
+#   module and Python.h, which Theano needs to compile its C code.
+# - The Python packages pinned in setup.py (Theano-PyMC 1.1.2 needs numpy < 1.24, scipy < 1.12
+#   and setuptools < 70 for pkg_resources), plus pytest.
+set -euo pipefail
+PYTHON=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+say() { echo "[bootstrap] $*"; }
+is_root() { [ "$(id -u)" = 0 ]; }
+APT_UPDATED=0
+apt_install() {
+    if ! is_root || ! command -v apt-get >/dev/null 2>&1; then
+        say "missing Debian package(s) $*; not root or no apt-get: install them yourself (apt-get install $*)"
+        return 1
+    fi
+    if [ "$APT_UPDATED" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+        APT_UPDATED=1
+    fi
+    say "installing Debian package(s): $*"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+"$PYTHON" - <<'PY' || { echo "[bootstrap] rcnreid needs Python 3.9-3.11 (Theano-PyMC 1.1.2); set PYTHON=python3.11" >&2; exit 1; }
+import sys
+sys.exit(0 if (3, 9) <= sys.version_info[:2] <= (3, 11) else 1)
+PY
+
+# OpenBLAS for Theano's BLAS ops.
+if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
+    if [ ! -e /usr/lib/x86_64-linux-gnu/libopenblas.so ] && [ ! -e /usr/lib/aarch64-linux-gnu/libopenblas.so ]; then
+        apt_install libopenblas-dev || say "continuing without OpenBLAS (numpy C-API fallback, slower)"
+    fi
+fi
+
+# Python headers for Theano's C compilation.
+if ! "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)'; then
+    apt_install python3-dev || { echo "[bootstrap] Python.h is missing: install your Python's development headers" >&2; exit 1; }
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtual environment $VENV"
+    if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+        rm -rf "$VENV"
+        apt_install python3-venv && "$PYTHON" -m venv "$VENV"
+    fi
+fi
+
+say "installing rcnreid and its pinned dependencies into $VENV (first time: about a minute)"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "pip>=23" "wheel" "setuptools<70" 2>&1 | grep -v '^WARNING: Location' || true
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true
+"$VENV/bin/python" -c "import rcnreid, theano, numpy, scipy, h5py, PIL, matplotlib, sklearn, cv2, pytest" \
+    || { echo "[bootstrap] the installation is incomplete (see the pip output above)" >&2; exit 1; }
+say "ready: $("$VENV/bin/python" -c 'import numpy, theano; print("Theano", theano.__version__, "numpy", numpy.__version__)')"
