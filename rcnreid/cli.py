@@ -41,9 +41,11 @@ def build_parser():
 
 
 def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        # Building the parser imports the command modules, some of which import Theano through
+        # rcnreid.theano_env: a GPU requested without pygpu is reported here, as one line.
+        parser = build_parser()
+        args = parser.parse_args(argv)
         return int(args._run(args) or 0)
     except UserError as exc:
         print("rcnreid: error: %s" % exc, file=sys.stderr)
