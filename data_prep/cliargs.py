@@ -1,0 +1,25 @@
+"""Command-line options shared by the converters (``--root``, ``--out``, splits, checks)."""
+import sys
+
+
+def add_common_arguments(parser):
+    """Options shared by the converters."""
+    parser.add_argument("--root", required=True, help="the dataset folder you downloaded")
+    parser.add_argument("--out", required=True, help="the HDF5 file to write")
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("--splits-mat", help="official splits (.mat with ls_set, 10 x P)")
+    g.add_argument("--splits-json", help='JSON splits: 10 objects {"train": [...], "test": [...]}')
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the 10 random 50/50 splits when no splits file is given")
+    parser.add_argument("--any-size", action="store_true",
+                        help="accept frames of any size (default: 64x128 or an error)")
+    parser.add_argument("--convert-modes", action="store_true",
+                        help="convert grayscale/RGBA/palette frames to RGB (default: an error)")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def make_log(args):
+    """Progress printer for ``args.quiet`` (progress goes to stderr, the summary to stdout)."""
+    return (lambda *a: None) if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+

@@ -1,0 +1,9 @@
+"""Serving the HDF5 dataset files written by ``python -m data_prep`` (schema: docs/DATA.md).
+
+- :mod:`rcnreid.data.reader`: :class:`~rcnreid.data.reader.ReIDDataset` (sequences, splits,
+  random runs of T consecutive frames);
+- :mod:`rcnreid.data.augment`: the training crop-and-mirror and the fixed test-time
+  augmentations (Section 5.2), resizing and normalisation to [-1, 1];
+- :mod:`rcnreid.data.synthetic`: the built-in synthetic dataset (re-exported from
+  :mod:`data_prep.synth`).
+"""
