@@ -1,0 +1,40 @@
+"""``rcnreid aggregate``: per-rank mean and standard deviation of several trials' CMC curves."""
+NAME = "aggregate"
+HELP = "average the CMC curves of several trials' result files (mean and std per rank)"
+
+
+def add_arguments(p):
+    p.add_argument("results", nargs="+", help="JSON files from `rcnreid evaluate`")
+    p.add_argument("--out", default=None, help="output JSON (default: print)")
+    p.add_argument("--ddof", type=int, default=0,
+                   help="standard deviation's delta degrees of freedom (0: population, 1: sample)")
+    p.add_argument("--label", default=None, help="name of the curve in plots")
+
+
+def run(args):
+    import json
+    from rcnreid.atomic import write_json
+    from rcnreid.cmc import aggregate_trials
+    from rcnreid.errors import UserError
+    results = []
+    for path in args.results:
+        try:
+            with open(path, encoding="utf-8") as f:
+                results.append(json.load(f))
+        except OSError as exc:
+            raise UserError("%s: cannot read (%s)" % (path, exc.strerror or exc))
+        except ValueError as exc:
+            raise UserError("%s: not JSON (%s)" % (path, exc))
+    res = aggregate_trials(results, ddof=args.ddof)
+    res["files"] = list(args.results)
+    if args.label or results[0].get("label"):
+        res["label"] = args.label or results[0].get("label")
+    print("%d trials: rank-1 %.1f +- %.1f%%  rank-5 %.1f  rank-10 %.1f  rank-20 %.1f"
+          % (res["num_trials"], res.get("rank1", 0), res.get("rank1_std", 0),
+             res.get("rank5", 0), res.get("rank10", 0), res.get("rank20", 0)))
+    if args.out:
+        write_json(args.out, res)
+        print("wrote %s" % args.out)
+    else:
+        print(json.dumps(res, indent=2, sort_keys=True))
+    return 0

@@ -1,0 +1,21 @@
+"""``rcnreid extract``: write each sequence's representation h-bar to HDF5 (Table 5 rows)."""
+NAME = "extract"
+HELP = "write every sequence's representation (or frame outputs) of a trained model to HDF5"
+
+
+def add_arguments(p):
+    from rcnreid.data.augment import TEST_AUG_SETS
+    from rcnreid.extract import LEVELS
+    p.add_argument("--data", required=True, help="dataset HDF5 file")
+    p.add_argument("--model", required=True, help="checkpoint (checkpoint-final.h5)")
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--level", default="sequence", choices=LEVELS,
+                   help="sequence: h-bar (N, D); frame: frame-level outputs (Table 3)")
+    p.add_argument("--test-augs", default=None, choices=sorted(TEST_AUG_SETS),
+                   help="augmentations averaged (default: the run's configuration)")
+
+
+def run(args):
+    from rcnreid.extract import extract_features
+    extract_features(args.data, args.model, args.out, level=args.level, augs=args.test_augs)
+    return 0

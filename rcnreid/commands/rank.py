@@ -1,0 +1,24 @@
+"""``rcnreid rank``: rank gallery sequences (folders of frames) for probe sequences."""
+NAME = "rank"
+HELP = "rank gallery sequence folders against probe sequence folders with a trained model"
+
+
+def add_arguments(p):
+    p.add_argument("--model", required=True, help="checkpoint (checkpoint-final.h5)")
+    p.add_argument("--probe", required=True,
+                   help="a folder of frames, or a folder of sequence folders")
+    p.add_argument("--gallery", required=True, help="a folder of sequence folders")
+    p.add_argument("--top", type=int, default=None, help="show the K best gallery sequences")
+    p.add_argument("--json", default=None, help="also write the ranking as JSON")
+
+
+def run(args):
+    import sys
+    from rcnreid.atomic import write_json
+    from rcnreid.rank import format_ranking, rank_folders
+    res = rank_folders(args.model, args.probe, args.gallery, top=args.top,
+                       log=lambda m: print(m, file=sys.stderr))
+    print(format_ranking(res))
+    if args.json:
+        write_json(args.json, res)
+    return 0

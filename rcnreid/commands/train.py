@@ -1,0 +1,31 @@
+"""``rcnreid train``: train the Siamese RCN on the training people of one trial (Section 5.2)."""
+NAME = "train"
+HELP = "train a model on the training people of trial K (checkpoint every epoch, --resume)"
+
+
+def add_arguments(p):
+    from rcnreid.configs import PROFILES
+    p.add_argument("--data", required=True, help="dataset HDF5 file (python -m data_prep)")
+    p.add_argument("--trial", type=int, default=0, help="train/test split 0..9 (default 0)")
+    p.add_argument("--config", default="quick",
+                   help="configuration name (paper, cpu, quick, tiny, deep_rcn, rcn_ind, "
+                        "quick_rcn_ind, ...) or a config.json written by a run (default quick)")
+    p.add_argument("--profile", default="paper", choices=PROFILES,
+                   help="size profile for a row name such as deep_rcn (default paper)")
+    p.add_argument("--out", required=True, help="run folder for checkpoints, log and config")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
+    p.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="stop after N epochs in all without finishing (continue with --resume)")
+
+
+def run(args):
+    from rcnreid.configs import load_config
+    from rcnreid.train import train
+    cfg = load_config(args.config, args.profile)
+    if args.epochs is not None:
+        cfg = cfg.replace_train(epochs=args.epochs)
+    train(args.data, args.trial, cfg, args.out, resume=args.resume, seed=args.seed,
+          max_epochs=args.stop_after)
+    return 0

@@ -1,0 +1,248 @@
+"""Training the Siamese RCN on the training people of one trial (Sections 4.5 and 5.2).
+
+Every epoch draws new balanced pairs (:mod:`rcnreid.pairs`), a new random run of T = 20
+consecutive frames per sequence and a new crop + mirror per sequence
+(:mod:`rcnreid.inputs`), and minimises Eq. 6 over mini-batches of 10 pairs with RMSProp, gradient
+clipping and dropout (``SiameseRCN.build_train``).
+
+Reproducibility: the parameters come from ``seed``, the dropout masks from ``seed + 1`` and the
+data stream (pairs, runs, crops) from ``seed + 2``; the checkpoint written after every epoch holds
+the parameters, the optimiser state (RMSProp accumulators + dropout RNG) and the data RNG, so a
+resumed run ends with exactly the parameters of an uninterrupted one.
+
+Run folder (``out_dir``): ``config.json`` (the resolved RunConfig), ``run.json`` (data, trial,
+seed), ``train_log.jsonl`` (one row per epoch), ``checkpoint-last.h5`` and, at the end,
+``checkpoint-final.h5``.
+"""
+import json
+import os
+import time
+from collections import OrderedDict
+
+import numpy as np
+
+from rcnreid import checkpoint as ckptlib
+from rcnreid import trainlog
+from rcnreid.atomic import write_json
+from rcnreid.configs import RunConfig, get_config
+from rcnreid.errors import UserError
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint is left in place."""
+
+
+def _resolve_config(cfg, profile="paper"):
+    if isinstance(cfg, RunConfig):
+        return cfg
+    return get_config(cfg, profile)
+
+
+def make_inputs(ds, cfg):
+    """The input source of a run config: frames for ConvGRU models."""
+    if cfg.model.kind != "convgru":
+        raise UserError("config %s: kind=%r trains on per-frame feature vectors (VGG-16 fc7), "
+                        "not on frames; build the features with the VGG-16 commands and pass "
+                        "them as inputs (rcnreid.finetune)" % (cfg.name, cfg.model.kind))
+    from rcnreid.inputs import ImageInputs
+    return ImageInputs(ds, cfg.model.input_hw, cfg.train.crop_hw)
+
+
+#: Compiled (model, trainer) pairs by (model config, optimiser config), most recent last.
+_COMPILED = OrderedDict()
+COMPILED_CACHE_SIZE = 2
+
+
+def compiled_model(cfg, seed):
+    """A SiameseRCN initialised from ``seed`` and its compiled trainer (dropout RNG ``seed + 1``).
+
+    Compiling the training step costs seconds to minutes, so the last few compiled pairs are kept
+    in this process and reset (fresh parameters from ``seed``, zero RMSProp accumulators, fresh
+    dropout RNG), which gives exactly the state of a newly built pair.
+    """
+    from rcnreid.model import SiameseRCN, build_param_arrays
+    key = (cfg.model, cfg.train.optim)
+    if key in _COMPILED:
+        model, trainer = _COMPILED.pop(key)
+        model.set_params(build_param_arrays(cfg.model, seed))
+        model.seed = int(seed)
+        state = trainer.get_state()
+        fresh = np.random.RandomState(seed + 1).get_state()
+        for k in state:
+            if k.startswith("rms/"):
+                state[k] = np.zeros_like(state[k])
+        state["dropout_rng/keys"], state["dropout_rng/pos"] = fresh[1], fresh[2]
+        state["dropout_rng/has_gauss"], state["dropout_rng/cached_gaussian"] = fresh[3], fresh[4]
+        state["steps"] = 0
+        trainer.set_state(state)
+    else:
+        model = SiameseRCN(cfg.model, seed=seed)
+        trainer = model.build_train(cfg.train.optim, seed=seed + 1)
+    _COMPILED[key] = (model, trainer)
+    while len(_COMPILED) > COMPILED_CACHE_SIZE:
+        _COMPILED.popitem(last=False)
+    return model, trainer
+
+
+def _check_resumable(ckpt, cfg, seed, trial, path):
+    if ckpt.config != json.loads(json.dumps(cfg.to_dict())):
+        raise UserError("%s: was written with another configuration than --config %s; resume "
+                        "with the run's own config.json or use a new --out folder"
+                        % (path, cfg.name))
+    for key, want in (("seed", seed), ("trial", trial)):
+        if int(ckpt.attrs.get(key, want)) != int(want):
+            raise UserError("%s: was written with %s=%s, not %s; resume with the same %s or "
+                            "use a new --out folder" % (path, key, ckpt.attrs.get(key), want, key))
+
+
+def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_epochs=None,
+          inputs=None, profile="paper"):
+    """Train ``cfg`` (a RunConfig or a config name) on trial ``trial`` of ``data_path``.
+
+    ``resume``: continue from the run folder's last checkpoint (a finished run returns at once).
+    ``max_epochs``: stop after that many epochs in all without marking the run finished (as if
+    it had been interrupted; ``resume`` continues it). Returns the path of the final checkpoint
+    (of the last one when stopped early).
+    """
+    from rcnreid.data.reader import ReIDDataset
+    from rcnreid.pairs import PairSampler, batches
+
+    log = log or (lambda *a: None)
+    cfg = _resolve_config(cfg, profile)
+    seed, trial = int(seed), int(trial)
+    out_dir = os.fspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    last_path = os.path.join(out_dir, ckptlib.LAST_NAME)
+    final_path = os.path.join(out_dir, ckptlib.FINAL_NAME)
+    log_path = os.path.join(out_dir, trainlog.LOG_NAME)
+
+    existing = ckptlib.last_checkpoint(out_dir)
+    ckpt = None
+    if existing and not resume:
+        raise UserError("%s: already holds a training run (%s); add --resume to continue it or "
+                        "choose another --out folder" % (out_dir, os.path.basename(existing)))
+    if existing:
+        ckpt = ckptlib.load_checkpoint(existing)
+        _check_resumable(ckpt, cfg, seed, trial, existing)
+        if ckpt.finished:
+            if existing != final_path:     # stopped between the last save and the rename
+                os.replace(existing, final_path)
+            log("%s: training already finished (epoch %d)" % (final_path, ckpt.epoch))
+            return final_path
+    elif resume:
+        log("%s: no checkpoint to resume from; starting a new run" % out_dir)
+
+    ds = ReIDDataset(data_path)
+    train_persons, _ = ds.split(trial)
+    sampler = PairSampler(ds.person, ds.camera, train_persons,
+                          cfg.train.dissimilar_per_similar, cfg.train.pair_mode)
+    inputs = inputs or make_inputs(ds, cfg)
+
+    write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
+    write_json(os.path.join(out_dir, "run.json"),
+               {"data_path": os.path.abspath(os.fspath(data_path)), "dataset": ds.name,
+                "trial": trial, "seed": seed, "config_name": cfg.name,
+                "train_persons": [int(p) for p in train_persons]})
+
+    model, trainer = compiled_model(cfg, seed)
+    data_rng = np.random.RandomState(seed + 2)
+    start = 0
+    if ckpt is not None:
+        model.set_params(ckpt.params)
+        trainer.set_state(ckpt.optim_state)
+        data_rng.set_state(ckpt.rng_states["data"])
+        start = ckpt.epoch
+        trainlog.truncate_log(log_path, start)
+        log("resuming %s from epoch %d" % (out_dir, start))
+    else:
+        trainlog.truncate_log(log_path, 0)
+
+    attrs = {"seed": seed, "trial": trial, "data_path": os.path.abspath(os.fspath(data_path)),
+             "dataset": ds.name, "frame_hw": list(ds.frame_hw), "config_name": cfg.name}
+    epochs = cfg.train.epochs
+    stop = epochs if max_epochs is None else min(epochs, int(max_epochs))
+    log("training %s on %s trial %d: %d training people, %d pairs per epoch, epochs %d..%d"
+        % (cfg.name, ds.name, trial, len(sampler.pos_persons),
+           len(sampler.pos_persons) * (1 + cfg.train.dissimilar_per_similar), start + 1, epochs))
+
+    def snapshot(epoch, finished):
+        return ckptlib.Checkpoint(params=model.get_params(), optim_state=trainer.get_state(),
+                                  rng_states={"data": data_rng.get_state()}, epoch=epoch,
+                                  finished=finished, config=cfg.to_dict(), attrs=attrs)
+
+    T = cfg.train.seq_len
+    for epoch in range(start + 1, stop + 1):
+        t0 = time.time()
+        pairs = sampler.epoch_pairs(data_rng)
+        losses, accs, sizes = [], [], []
+        last_report = t0
+        parts = batches(pairs, cfg.train.batch_pairs)
+        for b, batch in enumerate(parts):
+            xa = inputs.train_batch(batch[:, 0], T, data_rng)
+            xb = inputs.train_batch(batch[:, 1], T, data_rng)
+            r = trainer.step(xa, xb, batch[:, 2].astype(np.float32))
+            if not np.isfinite(r["loss"]):
+                good = ckptlib.last_checkpoint(out_dir)
+                raise TrainingDiverged(
+                    "%s: the loss became %s at epoch %d, mini-batch %d; training stopped. The "
+                    "last good checkpoint is %s; lower the learning rate (optim.learning_rate) "
+                    "or check the data" % (out_dir, r["loss"], epoch, b + 1,
+                                           good or "none (no epoch finished)"))
+            losses.append(r["loss"])
+            accs.append(r["accuracy"])
+            sizes.append(len(batch))
+            if time.time() - last_report > 60:
+                last_report = time.time()
+                log("  epoch %d: %d/%d mini-batches, %.0f s" % (epoch, b + 1, len(parts),
+                                                                last_report - t0))
+        w = np.asarray(sizes, dtype=np.float64)
+        loss = float(np.dot(losses, w) / w.sum())
+        acc = float(np.dot(accs, w) / w.sum())
+        finished = epoch == epochs
+        ckptlib.save_checkpoint(last_path, snapshot(epoch, finished))
+        seconds = time.time() - t0
+        trainlog.append_row(log_path, {"epoch": epoch, "loss": loss, "accuracy": acc,
+                                       "pairs": int(len(pairs)), "seconds": round(seconds, 3)})
+        log("epoch %d/%d  loss %.4f  pair accuracy %.3f  %.1f s" % (epoch, epochs, loss, acc,
+                                                                   seconds))
+    if stop < epochs:
+        log("stopped after epoch %d of %d; continue with --resume" % (stop, epochs))
+        return last_path
+    if start >= epochs:          # epochs = 0, or a last checkpoint already at the end
+        ckptlib.save_checkpoint(last_path, snapshot(epochs, True))
+    os.replace(last_path, final_path)
+    log("finished: %s" % final_path)
+    return final_path
+
+
+def run_trial(data_path, trial, config_name, profile="paper", out_dir=".", seed=0, log=print):
+    """Train (or resume, or reuse a finished run in ``out_dir``) and evaluate one trial.
+
+    Returns the evaluation dict (:func:`rcnreid.evaluate.evaluate`: ``cmc`` fractions at ranks
+    1..20, ``map``, ...) plus ``checkpoint``. The result is also written to
+    ``out_dir/eval-trial<K>.json`` and reused when it belongs to the same checkpoint.
+    """
+    from rcnreid.evaluate import evaluate
+    log = log or (lambda *a: None)
+    cfg = get_config(config_name, profile)
+    out_dir = os.fspath(out_dir)
+    final = os.path.join(out_dir, ckptlib.FINAL_NAME)
+    if not os.path.isfile(final):
+        train(data_path, trial, cfg, out_dir, resume=True, seed=seed, log=log)
+    else:
+        ck = ckptlib.load_checkpoint(final)
+        _check_resumable(ck, cfg, seed, trial, final)
+        log("%s: reusing the finished model" % final)
+    res_path = os.path.join(out_dir, "eval-trial%d.json" % int(trial))
+    if os.path.isfile(res_path):
+        with open(res_path, encoding="utf-8") as f:
+            try:
+                res = json.load(f)
+            except ValueError:
+                res = {}
+        if res.get("checkpoint_mtime") == os.path.getmtime(final) and "cmc" in res:
+            return res
+    res = evaluate(data_path, final, trial, log=log)
+    res["checkpoint_mtime"] = os.path.getmtime(final)
+    write_json(res_path, res)
+    return res
