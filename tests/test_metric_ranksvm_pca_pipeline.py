@@ -1,0 +1,116 @@
+"""PCA, RankSVM and the Table 5 pipeline (rcnreid.metric)."""
+import numpy as np
+import pytest
+from scipy.optimize import check_grad
+
+from rcnreid.errors import UserError
+from rcnreid.metric import PCA, RankSVM, evaluate_metric
+from rcnreid.metric.ranksvm import primal_objective, ranking_constraints
+
+
+def _people(rng, n_people, d=10, informative=2, noise=1.0, signal=3.0):
+    """Two samples per person; people differ only in the first ``informative`` dimensions,
+    nuisance variation is large in the others."""
+    centres = np.zeros((n_people, d))
+    centres[:, :informative] = rng.randn(n_people, informative) * signal
+    X = np.repeat(centres, 2, axis=0)
+    X[:, :informative] += rng.randn(2 * n_people, informative) * 0.2
+    X[:, informative:] += rng.randn(2 * n_people, d - informative) * noise * 3
+    return X, np.repeat(np.arange(n_people), 2)
+
+
+def _rank1(D):
+    return np.mean(D.argmin(1) == np.arange(len(D)))
+
+
+def test_pca_matches_covariance_eigenvectors_and_caps_dimension():
+    rng = np.random.RandomState(0)
+    X = rng.randn(50, 4) @ np.diag([5.0, 2.0, 1.0, 0.1])
+    pca = PCA(n_components=2).fit(X)
+    C = np.cov(X, rowvar=False)
+    w, V = np.linalg.eigh(C)
+    top = V[:, ::-1][:, :2]
+    np.testing.assert_allclose(np.abs(pca.components_ @ top), np.eye(2), atol=1e-8)
+    np.testing.assert_allclose(pca.explained_variance_, w[::-1][:2], rtol=1e-8)
+    Z = pca.transform(X)
+    np.testing.assert_allclose(Z.mean(0), 0, atol=1e-10)
+    np.testing.assert_allclose(np.var(Z, axis=0, ddof=1), w[::-1][:2], rtol=1e-8)
+    assert PCA(n_components=128).fit(X[:10]).n_components_ == 4
+
+
+def test_ranksvm_gradient_and_constraints():
+    rng = np.random.RandomState(1)
+    Z = rng.randn(30, 5)
+    w0 = rng.randn(5) * 0.3
+    assert check_grad(lambda w: primal_objective(w, Z, 0.7)[0],
+                      lambda w: primal_objective(w, Z, 0.7)[1], w0) < 1e-5
+    y = np.array([0, 0, 1, 1, 2, 2, 3])
+    c = ranking_constraints(y, n_negatives=2, rng=rng)
+    assert len(c) == 3 * 2 * 2
+    assert np.all(y[c[:, 0]] == y[c[:, 1]]) and np.all(y[c[:, 0]] != y[c[:, 2]])
+    assert np.all(c[:, 0] != c[:, 1])
+    cams = np.array([1, 2, 1, 2, 1, 2, 1])
+    c = ranking_constraints(y, n_negatives=None, rng=rng, cameras=cams)
+    assert np.all(cams[c[:, 0]] != cams[c[:, 1]]) and np.all(cams[c[:, 0]] != cams[c[:, 2]])
+
+
+def test_ranksvm_learns_to_ignore_nuisance_dimensions():
+    rng = np.random.RandomState(2)
+    X, y = _people(rng, 60)
+    svm = RankSVM(C=1.0, n_negatives=10, seed=0).fit(X, y)
+    # matches must score higher: the informative |differences| get negative weights, larger in
+    # magnitude than the nuisance ones
+    assert np.all(svm.coef_[:2] < 0)
+    assert np.abs(svm.coef_[:2]).min() > 3 * np.abs(svm.coef_[2:]).max()
+    Xt, _ = _people(rng, 40)
+    P, G = Xt[0::2], Xt[1::2]
+    D = svm.pairwise_distance(P, G)
+    np.testing.assert_allclose(D, -svm.score(P, G))
+    eu = np.linalg.norm(P[:, None] - G[None], axis=2)
+    assert _rank1(D) > _rank1(eu) + 0.3
+
+
+@pytest.mark.parametrize("method", ["euclidean", "LFDA", "kissme", "ranksvm"])
+def test_pipeline_beats_chance_and_fits_pca_on_training_people_only(method):
+    rng = np.random.RandomState(3)
+    X, y = _people(rng, 80, d=30, informative=4, noise=0.67)
+    train = y < 50
+    test = ~train
+    P, G = X[test][0::2], X[test][1::2]
+    D = evaluate_metric(X[train], y[train], P, G, method, pca_dim=12)
+    assert D.shape == (30, 30)
+    if method == "euclidean":
+        pca = PCA(12).fit(X[train])
+        ref = np.linalg.norm(pca.transform(P)[:, None] - pca.transform(G)[None], axis=2)
+        np.testing.assert_allclose(D, ref, rtol=1e-8, atol=1e-8)
+    else:
+        # beats chance, and improves on plain Euclidean distances in the same PCA space
+        De = evaluate_metric(X[train], y[train], P, G, "euclidean", pca_dim=12)
+        assert _rank1(D) > 5.0 / 30
+        assert _rank1(D) > _rank1(De) + 0.2
+
+
+def test_pipeline_uses_only_training_data_for_pca(monkeypatch):
+    import rcnreid.metric.pipeline as pipeline
+    seen = []
+    real = pipeline.PCA.fit
+
+    def spy(self, X, y=None):
+        seen.append(np.array(X))
+        return real(self, X, y)
+    monkeypatch.setattr(pipeline.PCA, "fit", spy)
+    rng = np.random.RandomState(4)
+    X, y = _people(rng, 20)
+    pipeline.evaluate_metric(X[:20], y[:20], X[20::2], X[21::2], "kissme", pca_dim=5)
+    assert len(seen) == 1 and np.array_equal(seen[0], X[:20])
+
+
+def test_pipeline_user_errors():
+    X = np.random.RandomState(5).randn(8, 4)
+    y = np.repeat(np.arange(4), 2)
+    with pytest.raises(UserError):
+        evaluate_metric(X, y, X, X, "nope")
+    with pytest.raises(UserError):
+        evaluate_metric(X, y, X[:, :3], X, "lfda")
+    with pytest.raises(UserError):
+        evaluate_metric(X, y, X, X, "kissme", bogus=1)
