@@ -1,0 +1,164 @@
+"""Speed benchmark of the Siamese ConvGRU graph (``make bench``; issue 8).
+
+    python -m rcnreid.bench --config cpu [--json] [--naive] [--steps N] [--warmup N]
+
+Measures for a named configuration: graph compile time (training step + representation);
+training-step time and sequences per second (forward, backward, RMSProp update on ``pairs``
+pairs = 2*pairs sequences of T frames); inference sequences per second (representation only,
+2*pairs sequences per call); peak resident memory; forward GFLOP per sequence counted from the
+layer shapes (:mod:`rcnreid.summary`, 2 FLOP per multiply-accumulate) and the training GFLOP/s
+that follow (a training step counted as 3x the forward work: forward + two backward products).
+Every timing is the median of ``steps`` calls after ``warmup`` untimed calls.
+"""
+import argparse
+import json
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rcnreid.errors import UserError
+from rcnreid.model_config import MODEL_PRESETS
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    model: str          # a MODEL_PRESETS name
+    t_len: int = 20
+    pairs: int = 10
+
+
+BENCH_CONFIGS = {
+    # Table 1 encoder at 160x60, 3 stacked ConvGRUs 128/256/256, 5x5, T=20, 10 pairs: for a GPU.
+    "paper": BenchConfig("deep_rcn", 20, 10),
+    # same topology and input size, ConvGRU channels 16/32/32, T=20, 2 pairs: for the CPU.
+    "cpu": BenchConfig("cpu", 20, 2),
+    # for tests
+    "tiny": BenchConfig("tiny", 4, 2),
+}
+
+KEYS = ("config", "compile_s", "train_step_s", "train_sequences_per_s", "infer_sequences_per_s",
+        "peak_rss_mb", "gflop_per_sequence", "train_gflops", "device")
+
+
+def _median_time(fn, steps, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None):
+    """Run the benchmark for BENCH_CONFIGS[name]; returns a dict with :data:`KEYS` and more."""
+    if name not in BENCH_CONFIGS:
+        raise UserError("bench --config %s: unknown; choose one of %s"
+                        % (name, ", ".join(sorted(BENCH_CONFIGS))))
+    if steps < 1 or warmup < 0:
+        raise UserError("bench --steps: must be >= 1 (and --warmup >= 0)")
+    from rcnreid.model import SiameseRCN
+    from rcnreid.optim import OptimConfig
+    from rcnreid.summary import gflop_per_sequence
+    from rcnreid.theano_env import describe
+
+    log = log or (lambda msg: None)
+    bc = BENCH_CONFIGS[name]
+    cfg = MODEL_PRESETS[bc.model]
+    model = SiameseRCN(cfg, seed=seed)
+    rng = np.random.RandomState(seed)
+    if cfg.kind == "convgru":
+        shape = (bc.t_len, bc.pairs, cfg.input_channels) + tuple(cfg.input_hw)
+    else:
+        shape = (bc.t_len, bc.pairs, cfg.fc_input_dim)
+    xa = rng.uniform(-1, 1, shape).astype("float32")
+    xb = rng.uniform(-1, 1, shape).astype("float32")
+    y = (np.arange(bc.pairs) % 2 == 0).astype("float32")
+    x_both = np.concatenate([xa, xb], axis=1)
+
+    log("compiling the training step (%s form) ..." % ("naive" if naive else "fused"))
+    t0 = time.perf_counter()
+    trainer = model.build_train(OptimConfig(), naive=naive)
+    compile_train = time.perf_counter() - t0
+    log("compiling the representation ...")
+    t0 = time.perf_counter()
+    rep = model.build_represent(naive=naive)
+    compile_infer = time.perf_counter() - t0
+
+    log("timing %d training steps after %d warm-up ..." % (steps, warmup))
+    train_s = _median_time(lambda: trainer.step(xa, xb, y), steps, warmup)
+    log("timing %d representation calls after %d warm-up ..." % (steps, warmup))
+    infer_s = _median_time(lambda: rep(x_both), steps, warmup)
+
+    gflop = gflop_per_sequence(cfg, bc.t_len)
+    train_seq_s = 2 * bc.pairs / train_s
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "config": name,
+        "model": bc.model,
+        "form": "naive" if naive else "fused",
+        "t_len": bc.t_len,
+        "pairs_per_step": bc.pairs,
+        "steps_timed": steps,
+        "warmup_steps": warmup,
+        "compile_s": compile_train + compile_infer,
+        "compile_train_s": compile_train,
+        "compile_infer_s": compile_infer,
+        "train_step_s": train_s,
+        "train_sequences_per_s": train_seq_s,
+        "infer_sequences_per_s": 2 * bc.pairs / infer_s,
+        "peak_rss_mb": peak_kb / 1024.0,
+        "gflop_per_sequence": gflop,
+        "train_gflops": 3.0 * gflop * train_seq_s,
+        "device": describe(),
+    }
+
+
+def format_report(r):
+    lines = [
+        "benchmark %s (model %s, %s form): T=%d, %d pairs (%d sequences) per step; "
+        "medians of %d timed calls after %d warm-up"
+        % (r["config"], r["model"], r["form"], r["t_len"], r["pairs_per_step"],
+           2 * r["pairs_per_step"], r["steps_timed"], r["warmup_steps"]),
+        "  compile            %8.1f s  (training step %.1f s, representation %.1f s)"
+        % (r["compile_s"], r["compile_train_s"], r["compile_infer_s"]),
+        "  training step      %8.3f s  -> %.2f sequences/s, %.2f GFLOP/s (3x forward FLOPs)"
+        % (r["train_step_s"], r["train_sequences_per_s"], r["train_gflops"]),
+        "  inference          %8.2f sequences/s" % r["infer_sequences_per_s"],
+        "  forward work       %8.3f GFLOP per sequence" % r["gflop_per_sequence"],
+        "  peak memory        %8.0f MB resident" % r["peak_rss_mb"],
+        "  device             %s, floatX %s, BLAS %s, scan loop %s"
+        % (r["device"]["device"], r["device"]["floatX"], r["device"]["blas_source"],
+           r["device"]["scan_impl"]),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m rcnreid.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--config", default="cpu", help="one of %s" % ", ".join(sorted(BENCH_CONFIGS)))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--naive", action="store_true",
+                   help="the straightforward Eq. 2 (six convolutions per step inside the scan)")
+    p.add_argument("--steps", type=int, default=5, help="timed calls (median reported)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed calls first")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    try:
+        r = run_bench(args.config, naive=args.naive, steps=args.steps, warmup=args.warmup,
+                      seed=args.seed,
+                      log=lambda m: print("[bench] " + m, file=sys.stderr, flush=True))
+    except UserError as exc:
+        print("rcnreid.bench: error: %s" % exc, file=sys.stderr)
+        return 2
+    print(json.dumps(r, sort_keys=True) if args.json else format_report(r))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
