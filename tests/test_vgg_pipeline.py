@@ -1,0 +1,158 @@
+"""The VGG 16 + FC-GRU row end to end with a small random network: fine-tuning on a synthetic
+VIPeR (learns, resumes exactly), fc7 extraction (matches an independent numpy forward pass,
+aligned with the dataset's frame rows), and the FC-GRU trained and evaluated on the features
+through rcnreid.train / rcnreid.evaluate."""
+import dataclasses
+import os
+
+import numpy as np
+import pytest
+
+from rcnreid.errors import UserError
+from tests.test_vgg_viper import make_viper_tree
+from tests.test_vgg_weights import TINY, numpy_forward_nhwc, tf_layout_arrays, write_keras1_h5
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    from data_prep.synth import make_synthetic_h5
+    from data_prep.viper import convert_viper
+    d = tmp_path_factory.mktemp("vgg")
+    layers = tf_layout_arrays(TINY, seed=7)
+    weights = str(d / "tiny_vgg16.h5")
+    write_keras1_h5(weights, layers)
+    viper = str(d / "viper.h5")
+    convert_viper(make_viper_tree(str(d / "VIPeR"), persons=6, seed=1), viper, log=None)
+    data = str(d / "synth.h5")
+    make_synthetic_h5(data, layout="ilidsvid", persons=8, seed=2)
+    return {"dir": d, "layers": layers, "weights": weights, "viper": viper, "data": data}
+
+
+def _ft_cfg(**kw):
+    """Full-batch steps on the 12 images, no augmentation: the random tiny network's fc7 is a
+    poor feature, so learning is only visible without the crop / mirror noise."""
+    from rcnreid.finetune import FinetuneConfig
+    base = dict(epochs=20, batch_size=12, learning_rate=1e-4, lr_drop_epochs=(15,), dropout=0.0,
+                frozen_blocks=3, crop_frac=1.0, mirror=False)
+    base.update(kw)
+    return FinetuneConfig(**base)
+
+
+def test_finetune_learns_identities_and_resumes_exactly(files, tmp_path):
+    from rcnreid.data.reader import ReIDDataset
+    from rcnreid.finetune import LOG_NAME, finetune
+    from rcnreid.trainlog import read_log
+    from rcnreid.vgg16 import VGG16, preprocess
+    from rcnreid.weights import load_weights
+    quiet = lambda *a: None
+    cfg = _ft_cfg()
+    full = finetune(files["viper"], files["weights"], str(tmp_path / "full"), cfg, seed=0,
+                    log=quiet, vgg_cfg=TINY)
+    rows = read_log(str(tmp_path / "full" / LOG_NAME))
+    assert [r["epoch"] for r in rows] == list(range(1, 21))
+    assert rows[-1]["loss"] < 0.5 * rows[0]["loss"]          # it learns the 6 identities
+    tuned = load_weights(full)
+    base = load_weights(files["weights"], TINY)
+    ds = ReIDDataset(files["viper"])
+    images = np.stack([ds.frames(r)[0] for r in range(ds.num_sequences)])
+    net = VGG16(tuned.config, params=tuned.arrays)
+    pred = net.build_features("fc8")(preprocess(images, tuned.config)).argmax(axis=1)
+    assert np.mean(pred == np.searchsorted(ds.persons, ds.person)) >= 0.75     # chance: 1/6
+    assert tuned.config.num_classes == 6 and tuned.meta["finetune_info"]
+    np.testing.assert_array_equal(tuned.arrays["conv3_3_W"], base.arrays["conv3_3_W"])  # frozen
+    assert not np.allclose(tuned.arrays["conv4_1_W"], base.arrays["conv4_1_W"])          # trained
+    # interrupted after 12 epochs (before the rate drop), resumed: the same parameters as the uninterrupted run
+    part = str(tmp_path / "part")
+    finetune(files["viper"], files["weights"], part, cfg, seed=0, log=quiet, max_epochs=12,
+             vgg_cfg=TINY)
+    with pytest.raises(UserError, match="--resume"):
+        finetune(files["viper"], files["weights"], part, cfg, seed=0, log=quiet, vgg_cfg=TINY)
+    resumed = finetune(files["viper"], files["weights"], part, cfg, seed=0, log=quiet,
+                       resume=True, vgg_cfg=TINY)
+    again = load_weights(resumed)
+    for name in tuned.arrays:
+        np.testing.assert_allclose(again.arrays[name], tuned.arrays[name], rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+    with pytest.raises(UserError, match="another fine-tuning configuration"):
+        finetune(files["viper"], files["weights"], part, dataclasses.replace(cfg, epochs=7),
+                 seed=0, log=quiet, resume=True, vgg_cfg=TINY)
+
+
+def test_fc7_extraction_matches_numpy_and_the_frame_rows(files):
+    from rcnreid.data.reader import ReIDDataset
+    from rcnreid.fc7 import FrameFeatures, extract_fc7
+    from rcnreid.vgg16 import preprocess
+    out = str(files["dir"] / "synth.fc7.h5")
+    extract_fc7(files["data"], files["weights"], out, vgg_cfg=TINY, batch=16, log=None)
+    ff = FrameFeatures(out)
+    ds = ReIDDataset(files["data"])
+    n = int((ds.start + ds.length).max())
+    assert ff.features.shape == (n, 12) and ff.mirror.shape == (n, 12)
+    for row in (0, ds.num_sequences - 1):
+        frames = ds.frames(row)[:5]
+        s = int(ds.start[row])
+        for flip, stored in ((False, ff.features), (True, ff.mirror)):
+            x = preprocess(frames, TINY, mirror=flip).transpose(0, 2, 3, 1)
+            ref = numpy_forward_nhwc(files["layers"], x, "fc7")
+            np.testing.assert_allclose(stored[s:s + 5], ref, rtol=1e-3,
+                                       atol=1e-3 * np.abs(ref).max())
+    assert not np.allclose(ff.features, ff.mirror)
+
+
+def test_fcgru_trains_and_evaluates_on_fc7_features(files, tmp_path):
+    from rcnreid.configs import get_config
+    from rcnreid.data.reader import ReIDDataset
+    from rcnreid.evaluate import evaluate
+    from rcnreid.fc7 import FeatureInputs, default_features_path, extract_fc7, make_feature_inputs
+    from rcnreid.train import train
+    feat = default_features_path(files["data"])
+    if not os.path.isfile(feat):
+        extract_fc7(files["data"], files["weights"], feat, vgg_cfg=TINY, log=None)
+    ds = ReIDDataset(files["data"])
+    cfg = get_config("fc_gru", "test")
+    assert cfg.model.kind == "fcgru" and cfg.model.fc_input_dim == 12
+    inputs = make_feature_inputs(ds, cfg)
+    rng = np.random.RandomState(0)
+    xb = inputs.train_batch([0, 3], 4, rng)
+    assert xb.shape == (4, 2, 12) and xb.dtype == np.float32
+    final = train(files["data"], 0, cfg, str(tmp_path / "run"), seed=0, log=None, inputs=inputs)
+    res = evaluate(files["data"], final, 0, log=None, inputs=inputs)
+    cmc = np.asarray(res["cmc"])
+    n_test = len(ds.split(0)[1])
+    assert len(cmc) == 20 and np.all(np.diff(cmc) >= 0) and cmc[n_test - 1] == 1.0
+    # features of another dataset, or of another dimension, are refused
+    with pytest.raises(UserError, match="fc_input_dim=4096"):
+        make_feature_inputs(ds, get_config("fc_gru", "paper"))
+    other = str(tmp_path / "other.h5")
+    from data_prep.synth import make_synthetic_h5
+    make_synthetic_h5(other, layout="ilidsvid", persons=4, seed=5)
+    with pytest.raises(UserError, match="do not match"):
+        FeatureInputs(ReIDDataset(other), feat)
+
+
+def test_run_vgg_trial_and_commands(files, tmp_path, monkeypatch):
+    """Table 2's entry point: ImageNet weights -> fine-tune on VIPeR -> fc7 -> FC-GRU -> CMC."""
+    from rcnreid.cli import main
+    from rcnreid.finetune import FINETUNE_PROFILES, run_vgg_trial
+    from rcnreid.weights import save_npz, load_weights
+    # a weights file carrying its own (small) configuration, as a converted file would
+    w = str(tmp_path / "tiny.npz")
+    save_npz(w, load_weights(files["weights"], TINY).arrays, TINY)
+    monkeypatch.delenv("VIPER_H5", raising=False)
+    with pytest.raises(UserError, match="VIPER_H5"):
+        run_vgg_trial(files["data"], 0, w, profile="test", out_dir=str(tmp_path / "t0"))
+    monkeypatch.setenv("VIPER_H5", files["viper"])
+    monkeypatch.setitem(FINETUNE_PROFILES, "test",
+                        _ft_cfg(epochs=1, batch_size=5, crop_frac=0.9, mirror=True))
+    res = run_vgg_trial(files["data"], 0, w, profile="test", seed=0, log=None,
+                        out_dir=str(tmp_path / "runs" / "fc_gru" / "trial0"))
+    assert len(res["cmc"]) == 20 and os.path.isfile(res["features"])
+    assert res["weights"].endswith("vgg16-finetuned.npz")
+    # the commands: extract-fc7 with the fine-tuned weights, and a bad weights file
+    out = str(tmp_path / "cli.fc7.h5")
+    assert main(["extract-fc7", "--data", files["data"], "--weights", res["weights"],
+                 "--out", out, "--no-mirror"]) == 0
+    from rcnreid.fc7 import FrameFeatures
+    assert FrameFeatures(out).mirror is None
+    assert main(["extract-fc7", "--data", files["data"], "--weights",
+                 str(tmp_path / "nope.h5")]) == 2
