@@ -1,0 +1,22 @@
+"""Table 4: the Deep RCN representation against hand-crafted ones (Section 5.4.3).
+
+Run: ``python experiments/table4.py --data synthetic --profile quick --trials 1`` (or ``make table4``);
+one trial/row alone: ``python experiments/table4.py --trial K --row "NAME"``. See docs/EXPERIMENTS.md.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from experiments.runner import Row, main  # noqa: E402
+
+ROWS = [
+    Row("HOG3D", "baseline/HOG3D"),
+    Row("FV2D", "baseline/FV2D"),
+    Row("FV3D", "baseline/FV3D"),
+    Row("STFV3D", "baseline/STFV3D"),
+    Row("Deep RCN", "rcn/deep_rcn"),
+]
+
+if __name__ == "__main__":
+    sys.exit(main("table4", ROWS))
