@@ -6,7 +6,7 @@ its extension), never by directory-listing order: ``9.png < 10.png < 100.png`` a
 
 The stored frame size is :data:`STORED_HW` = 176 x 66 (H x W): the raw 128 x 64 frames of
 iLIDS-VID and PRID 2011 are resized with PIL's bilinear filter so that the 160 x 60 network
-input (Section 4.1) can be cropped at 17 x 7 positions (docs/DATA.md, docs/repro/data.md).
+input (Section 4.1) can be cropped at 17 x 7 positions (docs/DATA.md, docs/REPRODUCTION.md §2).
 """
 import collections
 import os

@@ -4,7 +4,7 @@ Raw layout: ``prid_2011/multi_shot/cam_a/person_NNNN/NNNN.png`` and ``cam_b/...`
 frames, 5-675 per sequence. cam_a is the probe camera (1), cam_b the gallery camera (2).
 Only the people with a folder in both cameras (persons 1-200 in the real data) form pairs; the
 others (cam_a 201-385, cam_b 201-749) are distractors seen by one camera and are skipped and
-counted. Two protocols (docs/repro/data.md):
+counted. Two protocols (docs/REPRODUCTION.md §2):
 
 - ``200`` (default, the paper's text, Section 5.1: "400 image sequences for 200 persons"):
   every pair, 100/100 person splits;

@@ -207,7 +207,7 @@ def _pool_unit(how, distance):
         ``distance="euclidean"``: sequences are ranked by the Euclidean distance of the
         L2-normalised pooled vectors; ``"similarity"``: the raw max-pooled vector takes h̄'s place
         in the learned similarity of Eq. 5 (max pooling only). The Fisher GMM is fitted on the
-        frame outputs of this trial's training persons only (docs/repro/experiments.md).
+        frame outputs of this trial's training persons only (docs/REPRODUCTION.md §7).
         """
         if how == "fisher" and distance == "similarity":
             raise RowNotRun("Fisher vectors (2*D*K dims) cannot feed Eq. 5 (D dims); "

@@ -15,7 +15,7 @@ A :class:`RunConfig` is plain data: ``model`` (:class:`rcnreid.model_config.Mode
 ``get_config(row, profile)`` builds one; the names ``paper``, ``quick``, ``cpu`` and ``tiny``
 are shorthands for ``deep_rcn`` at that profile, and ``<profile>_<row>`` (e.g. ``quick_rcn_ind``)
 names any combination. The paper gives no number of epochs, learning rate or test-time crops;
-the values chosen and their alternatives are in ``docs/repro/train.md``.
+the values chosen and their alternatives are in ``docs/REPRODUCTION.md §3``.
 """
 import dataclasses
 import json
@@ -41,7 +41,7 @@ class TrainConfig:
     seq_len: T, frames per training sub-sequence (Section 5.2: 20 consecutive frames, a new random
         run every epoch).
     batch_pairs: pairs per mini-batch (Section 5.2: 10).
-    epochs: passes over the training pairs (not given in the paper; docs/repro/train.md).
+    epochs: passes over the training pairs (not given in the paper; docs/REPRODUCTION.md §3).
     dissimilar_per_similar: dissimilar pairs drawn per similar pair in an epoch (1 = balanced).
     pair_mode: "cross_camera" (default: dissimilar pairs join a camera-1 and a camera-2 sequence,
         like the test pairs) or "any_camera" (the two sequences may share a camera).

@@ -6,7 +6,7 @@ default reading (zero-padded convolutions, partial pooling windows kept) a 160x6
 maps of 80x30, 40x15 and 20x8: each level is half the size of the one below, so Eq. 3's
 max-pooling of h^{l-1} to level l's size is one 2x2 pool. ``conv_padding="valid"`` and
 ``pool_mode="floor"`` give Table 1's sizes instead (79x29, 38x13, 18x5). Table 1's fourth
-convolution, the fully connected and the hash layers are not used (docs/repro/model.md).
+convolution, the fully connected and the hash layers are not used (docs/REPRODUCTION.md §1).
 """
 from collections import OrderedDict
 

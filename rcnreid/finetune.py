@@ -1,7 +1,7 @@
 """Fine-tuning VGG-16 on VIPeR (Section 5.3) and the whole "VGG 16 + FC-GRU" row of Table 2.
 
 The paper says only that VGG-16, "pretrained on ImageNet", is fine-tuned "on the single shot VIPeR
-re-identification dataset" before fc7 is extracted. The choices (docs/repro/vgg.md; each one is a
+re-identification dataset" before fc7 is extracted. The choices (docs/REPRODUCTION.md §6; each one is a
 field of :class:`FinetuneConfig`):
 
 - task: identity classification. fc8 (1000 ImageNet classes) is replaced by a new layer with one
@@ -45,7 +45,7 @@ PEOPLE = ("all", "train")
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """How VGG-16 is fine-tuned on VIPeR (module docstring; docs/repro/vgg.md)."""
+    """How VGG-16 is fine-tuned on VIPeR (module docstring; docs/REPRODUCTION.md §6)."""
     epochs: int = 20
     batch_size: int = 32
     learning_rate: float = 1e-3

@@ -4,7 +4,7 @@
 - ``"glorot"`` (default): U[-a, a] with a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010).
   With U[-1, 1] a 5x5 convolution over 32 channels gives pre-activations with a standard
   deviation of about sqrt(800 / 3) ~ 16, so every sigmoid/tanh of Eq. 2 saturates and the
-  gradients vanish; see docs/repro/model.md.
+  gradients vanish; see docs/REPRODUCTION.md §1.
 
 Biases start at zero under both schemes (the paper has no biases; ``gru_bias`` adds them).
 """

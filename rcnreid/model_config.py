@@ -8,7 +8,7 @@ Paper references (Wu, Shen & van den Hengel, arXiv 1606.01609):
 - sequence representation: Eq. 4; temporal pooling: Table 3; similarity: Eq. 5;
 - variants: Table 2 (Deep RCN 5x5/5x5, Deep RCN 9x9/1x1, RCN-Ind, VGG-16 + FC-GRU).
 
-Every choice the paper leaves open is documented in ``docs/repro/model.md``.
+Every choice the paper leaves open is documented in ``docs/REPRODUCTION.md §1``.
 """
 import dataclasses
 from dataclasses import dataclass, field

@@ -2,7 +2,7 @@
 
 Section 5.2 gives RMSProp [Tieleman & Hinton], mini-batches of 10 pairs, gradients clipped to
 [-5, 5] and "a dropout ratio of 0.7 on the hidden-unit activations"; it gives no learning rate.
-Defaults and their reasons are in docs/repro/model.md.
+Defaults and their reasons are in docs/REPRODUCTION.md §1.
 """
 from collections import OrderedDict
 from dataclasses import dataclass

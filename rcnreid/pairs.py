@@ -3,7 +3,7 @@
 Section 5.2: "we define similar video sequence to be those from the same person and dissimilar
 ones to be those from different persons"; S = {(a, b): y_a = y_b}, D = {(a, b): y_a != y_b}
 (Section 4.5). The paper does not say how many pairs make an epoch or how D (far larger than S)
-is sampled. Choice (docs/repro/train.md): every epoch, each training person with sequences in
+is sampled. Choice (docs/REPRODUCTION.md §3): every epoch, each training person with sequences in
 both cameras gives one similar pair (camera-1 sequence, camera-2 sequence) and
 ``dissimilar_per_similar`` dissimilar pairs (their camera-1 sequence with the camera-2 sequence
 of another training person drawn uniformly, ``pair_mode="cross_camera"``; with ``"any_camera"``

@@ -15,7 +15,7 @@ Conventions (the same as the rest of the package, :mod:`rcnreid.layers`): float3
 kernels (O, I, 3, 3); dense weights are (n_in, n_out) and fc6's rows follow the (C, H, W) order in
 which pool5 (B, C, H, W) is flattened. :mod:`rcnreid.weights` converts the published layouts.
 
-How fc6 meets an input that is not 224x224 (``fc6_mode``, docs/repro/vgg.md):
+How fc6 meets an input that is not 224x224 (``fc6_mode``, docs/REPRODUCTION.md §6):
 
 - ``"resize"`` (default): every frame is resized to ``input_hw`` (224x224) before the network, so
   pool5 is 7x7 and fc6 is the pretrained dense layer, exactly as on ImageNet;

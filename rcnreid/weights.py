@@ -1,6 +1,6 @@
 """Reading and writing VGG-16 weights files (nothing is ever downloaded).
 
-Two formats are read (docs/repro/vgg.md, "Weights file"):
+Two formats are read (docs/REPRODUCTION.md §6, "Weights file"):
 
 1. **Keras HDF5** (``vgg16_weights_tf_dim_ordering_tf_kernels.h5`` as Keras publishes it, or a
    file written by ``model.save_weights``): one group per layer, ``block1_conv1`` ...
@@ -151,7 +151,7 @@ def check_arrays(arrays, cfg, source):
                 if layer == "fc8":
                     continue
                 raise UserError("%s: layer %s (%s) is missing; a VGG-16 weights file with "
-                                "layers conv1_1..conv5_3, fc6, fc7 is needed (docs/repro/vgg.md)"
+                                "layers conv1_1..conv5_3, fc6, fc7 is needed (docs/REPRODUCTION.md §6)"
                                 % (source, layer, name))
             got = tuple(arrays[name].shape)
             if layer == "fc8":
@@ -244,7 +244,7 @@ def read_npz(path):
                           if n.endswith("_W") or n.endswith("_b"))
     layout = meta.pop("layout", "tf")
     if layout not in ("tf", "rcnreid"):
-        raise UserError("%s: layout %r is not 'tf' or 'rcnreid' (docs/repro/vgg.md)"
+        raise UserError("%s: layout %r is not 'tf' or 'rcnreid' (docs/REPRODUCTION.md §6)"
                         % (path, layout))
     return raw, layout, meta
 
@@ -260,7 +260,7 @@ def load_weights(path, cfg=None):
     if not os.path.isfile(path):
         raise UserError("%s: VGG-16 weights file not found; give the Keras "
                         "vgg16_weights_tf_dim_ordering_tf_kernels.h5 or an .npz "
-                        "(docs/repro/vgg.md); nothing is downloaded" % path)
+                        "(docs/REPRODUCTION.md §6); nothing is downloaded" % path)
     with open(path, "rb") as fh:
         magic = fh.read(8)
     meta = {}

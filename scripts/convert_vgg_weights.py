@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Convert VGG-16 weights from other common layouts into rcnreid's .npz (docs/repro/vgg.md).
+"""Convert VGG-16 weights from other common layouts into rcnreid's .npz (docs/REPRODUCTION.md §6).
 
 Reads:
 - Keras HDF5 files (tf or th dim ordering, Keras 1 or 2 names), and .npz files in the "tf" or

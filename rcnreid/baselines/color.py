@@ -25,7 +25,7 @@ COLOUR_SPACES = ("rgb", "hsv", "yuv")
 @dataclasses.dataclass
 class ColorConfig:
     """Dense colour-histogram options (defaults: our reading of Pedagadi et al.; see
-    docs/repro/metric.md)."""
+    docs/REPRODUCTION.md §4)."""
     patch: tuple = (16, 16)           # (h, w) pixels of a patch
     stride: tuple = (8, 8)            # step between patches (50% overlap)
     bins: int = 16                    # histogram bins per channel

@@ -126,7 +126,7 @@ def fragment_centres(length, landmark_idx, half, keep_partial=True):
 
     Landmarks whose fragment would cross the ends are dropped when ``keep_partial`` is False; when
     no landmark is left, the sequence's middle frame is the only centre (a fallback for short or
-    static sequences, documented in docs/repro/baselines.md).
+    static sequences, documented in docs/REPRODUCTION.md §5).
     """
     c = np.asarray(landmark_idx, dtype=np.int64)
     if not keep_partial:

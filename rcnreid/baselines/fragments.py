@@ -5,7 +5,7 @@ original datasets by default, the stored 176 x 66 frames are resized back) and o
 runs of consecutive frames centred on the walking-cycle landmarks of the Flow Energy Profile
 (:mod:`rcnreid.baselines.fep`). A fragment is ``2 * half + 1`` frames (21 in Wang et al., ECCV
 2014); at the ends of a sequence the frame indices are clamped (the first / last frame repeats),
-documented in docs/repro/baselines.md.
+documented in docs/REPRODUCTION.md §5.
 """
 import numpy as np
 

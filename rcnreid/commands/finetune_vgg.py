@@ -10,7 +10,7 @@ def add_arguments(p):
     p.add_argument("--viper", required=True, help="VIPeR HDF5 file (python -m data_prep viper)")
     p.add_argument("--weights", required=True,
                    help="VGG-16 weights: Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 or "
-                        ".npz (docs/repro/vgg.md)")
+                        ".npz (docs/REPRODUCTION.md §6)")
     p.add_argument("--out", required=True, help="run folder (checkpoints, log, result)")
     p.add_argument("--profile", default="paper", choices=sorted(FINETUNE_PROFILES),
                    help="fine-tuning schedule (default paper)")

@@ -6,7 +6,7 @@ for a given sequence"). Test (:func:`test_augmentations` + :func:`apply`): a fix
 mirror; evaluation averages the similarities over all of them ("the similarity scores between
 sequences are computed and averaged over all augmentation conditions"). The paper does not list
 the test crops; the default is the centre and the four corners, each mirrored and not (10
-conditions); smaller sets are available by name (docs/repro/data.md).
+conditions); smaller sets are available by name (docs/REPRODUCTION.md §2).
 
 The crop is :data:`NET_INPUT_HW` (160 x 60, Section 4.1) from the stored 176 x 66 frames. When
 ``out_hw`` differs (the cheap CPU configurations use e.g. 80 x 30), the crop is resized with

@@ -8,7 +8,7 @@ are randomly selected from video sequence at each epoch").
 Sequences shorter than T have no run of T distinct frames; by default (``short="loop"``) the
 sequence is looped from its first frame (frames 0..L-1, 0..L-1, ...), keeping every frame and the
 temporal order inside each pass; ``short="repeat_last"`` holds the last frame instead
-(docs/repro/data.md).
+(docs/REPRODUCTION.md §2).
 """
 import os
 

@@ -15,7 +15,7 @@ Definitions (n samples x_i with person ids y_i, n_c samples of person c):
 * the "weighted" embedding T = [sqrt(lambda_1) phi_1 | ... ] with unit-norm phi (Sugiyama's code).
 
 S^b is a sum of *positive* weights times outer products and therefore PSD; it is not obtained by
-adding S^w to anything (see docs/repro/metric.md).
+adding S^w to anything (see docs/REPRODUCTION.md §4).
 """
 import numpy as np
 import scipy.linalg
