@@ -15,7 +15,10 @@ def atomic_path(path, suffix=None):
             with h5py.File(tmp, "w") as f:
                 ...
     """
+    from rcnreid.errors import UserError
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise UserError("%s: is a folder; give a file name for this output" % path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     base = os.path.basename(path)
@@ -23,11 +26,20 @@ def atomic_path(path, suffix=None):
     os.close(fd)
     try:
         yield tmp
+        # mkstemp creates the file private (0600); give the result the permissions a plain
+        # open() would have (0666 less the umask) before it takes the final name.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_text(path, text):

@@ -11,7 +11,7 @@ Paper references (Wu, Shen & van den Hengel, arXiv 1606.01609):
 Every choice the paper leaves open is documented in ``docs/REPRODUCTION.md §1``.
 """
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from rcnreid.errors import UserError

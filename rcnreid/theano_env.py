@@ -162,7 +162,7 @@ else:
     _configure()
 
 import theano  # noqa: E402
-import theano.tensor as T  # noqa: E402
+import theano.tensor as T  # noqa: E402,F401  (re-exported: `from rcnreid.theano_env import theano, T`)
 
 if theano.config.floatX != "float32":
     warnings.warn("floatX is %s; rcnreid's graphs are float32 (conv gradients need it)"
