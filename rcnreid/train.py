@@ -39,11 +39,12 @@ def _resolve_config(cfg, profile="paper"):
 
 
 def make_inputs(ds, cfg):
-    """The input source of a run config: frames for ConvGRU models."""
-    if cfg.model.kind != "convgru":
-        raise UserError("config %s: kind=%r trains on per-frame feature vectors (VGG-16 fc7), "
-                        "not on frames; build the features with the VGG-16 commands and pass "
-                        "them as inputs (rcnreid.finetune)" % (cfg.name, cfg.model.kind))
+    """The input source of a run config: frames for ConvGRU models; for the FC-GRU (kind
+    "fcgru") the per-frame VGG-16 fc7 features written beside the dataset by
+    ``rcnreid extract-fc7`` (UserError naming the file and the command when they are missing)."""
+    if cfg.model.kind == "fcgru":
+        from rcnreid.fc7 import make_feature_inputs
+        return make_feature_inputs(ds, cfg)
     from rcnreid.inputs import ImageInputs
     return ImageInputs(ds, cfg.model.input_hw, cfg.train.crop_hw)
 
@@ -84,11 +85,26 @@ def compiled_model(cfg, seed):
     return model, trainer
 
 
+def _config_differences(old, new, prefix=""):
+    """``["train.epochs: 3 -> 5", ...]``: where two RunConfig dicts differ."""
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(_config_differences(a, b, prefix + k + "."))
+        elif a != b:
+            out.append("%s%s: %s -> %s" % (prefix, k, json.dumps(a), json.dumps(b)))
+    return out
+
+
 def _check_resumable(ckpt, cfg, seed, trial, path):
-    if ckpt.config != json.loads(json.dumps(cfg.to_dict())):
-        raise UserError("%s: was written with another configuration than --config %s; resume "
-                        "with the run's own config.json or use a new --out folder"
-                        % (path, cfg.name))
+    new = json.loads(json.dumps(cfg.to_dict()))
+    if ckpt.config != new:
+        diff = _config_differences(ckpt.config, new)
+        raise UserError("%s: was written with another configuration (%s%s); resume with the "
+                        "run's own settings (--config %s) or use a new --out folder"
+                        % (path, "; ".join(diff[:4]), "; ..." if len(diff) > 4 else "",
+                           os.path.join(os.path.dirname(path), "config.json")))
     for key, want in (("seed", seed), ("trial", trial)):
         if int(ckpt.attrs.get(key, want)) != int(want):
             raise UserError("%s: was written with %s=%s, not %s; resume with the same %s or "
@@ -110,8 +126,13 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
     log = log or (lambda *a: None)
     cfg = _resolve_config(cfg, profile)
     seed, trial = int(seed), int(trial)
+    if not 0 <= seed < 2 ** 32 - 2:
+        raise UserError("--seed %d: use an integer in 0 .. 2**32-3 (seed + 1 and seed + 2 seed "
+                        "the dropout and the data streams)" % seed)
     out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError("--out %s: is a file; give a folder for the run (checkpoints, log, "
+                        "config.json)" % out_dir)
     last_path = os.path.join(out_dir, ckptlib.LAST_NAME)
     final_path = os.path.join(out_dir, ckptlib.FINAL_NAME)
     log_path = os.path.join(out_dir, trainlog.LOG_NAME)
@@ -119,6 +140,10 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
     existing = ckptlib.last_checkpoint(out_dir)
     ckpt = None
     if existing and not resume:
+        if existing == final_path:
+            raise UserError("%s: already holds a finished training run (%s); evaluate it "
+                            "(rcnreid evaluate --model %s) or choose another --out folder"
+                            % (out_dir, ckptlib.FINAL_NAME, existing))
         raise UserError("%s: already holds a training run (%s); add --resume to continue it or "
                         "choose another --out folder" % (out_dir, os.path.basename(existing)))
     if existing:
@@ -134,9 +159,17 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
 
     ds = ReIDDataset(data_path)
     train_persons, _ = ds.split(trial)
+    if ckpt is not None and ckpt.attrs.get("dataset", ds.name) != ds.name:
+        raise UserError("%s: was trained on dataset %s, --data %s is %s; resume with the run's "
+                        "own data file or use a new --out folder"
+                        % (existing, ckpt.attrs.get("dataset"), data_path, ds.name))
     sampler = PairSampler(ds.person, ds.camera, train_persons,
                           cfg.train.dissimilar_per_similar, cfg.train.pair_mode)
     inputs = inputs or make_inputs(ds, cfg)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise UserError("--out %s: cannot create the run folder (%s)" % (out_dir, exc.strerror))
 
     write_json(os.path.join(out_dir, "config.json"), cfg.to_dict())
     write_json(os.path.join(out_dir, "run.json"),
@@ -144,6 +177,9 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
                 "trial": trial, "seed": seed, "config_name": cfg.name,
                 "train_persons": [int(p) for p in train_persons]})
 
+    if (cfg.model, cfg.train.optim) not in _COMPILED:
+        log("compiling the training graph (%s; tens of seconds on a cold Theano cache)"
+            % cfg.name)
     model, trainer = compiled_model(cfg, seed)
     data_rng = np.random.RandomState(seed + 2)
     start = 0
@@ -199,10 +235,20 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
         loss = float(np.dot(losses, w) / w.sum())
         acc = float(np.dot(accs, w) / w.sum())
         finished = epoch == epochs
-        ckptlib.save_checkpoint(last_path, snapshot(epoch, finished))
+        snap = snapshot(epoch, finished)
+        bad = [k for k, v in snap.params.items() if not np.all(np.isfinite(v))]
+        if bad:     # a last update can break the parameters while its loss was still finite
+            good = ckptlib.last_checkpoint(out_dir)
+            raise TrainingDiverged(
+                "%s: parameter %s became NaN or infinite at epoch %d; training stopped. The last "
+                "good checkpoint is %s; lower the learning rate (optim.learning_rate) or check "
+                "the data" % (out_dir, bad[0], epoch, good or "none (no epoch finished)"))
         seconds = time.time() - t0
+        # The log row first, then the checkpoint: a run stopped in between resumes from the
+        # previous checkpoint, drops this row (trainlog.truncate_log) and writes it again.
         trainlog.append_row(log_path, {"epoch": epoch, "loss": loss, "accuracy": acc,
                                        "pairs": int(len(pairs)), "seconds": round(seconds, 3)})
+        ckptlib.save_checkpoint(last_path, snap)
         log("epoch %d/%d  loss %.4f  pair accuracy %.3f  %.1f s" % (epoch, epochs, loss, acc,
                                                                    seconds))
     if stop < epochs:

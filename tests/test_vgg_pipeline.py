@@ -3,6 +3,7 @@ VIPeR (learns, resumes exactly), fc7 extraction (matches an independent numpy fo
 aligned with the dataset's frame rows), and the FC-GRU trained and evaluated on the features
 through rcnreid.train / rcnreid.evaluate."""
 import dataclasses
+import json
 import os
 
 import numpy as np
@@ -76,6 +77,34 @@ def test_finetune_learns_identities_and_resumes_exactly(files, tmp_path):
     with pytest.raises(UserError, match="another fine-tuning configuration"):
         finetune(files["viper"], files["weights"], part, dataclasses.replace(cfg, epochs=7),
                  seed=0, log=quiet, resume=True, vgg_cfg=TINY)
+    with pytest.raises(UserError, match="--fc6-mode"):        # another network geometry
+        finetune(files["viper"], files["weights"], part, cfg, seed=0, log=quiet, resume=True,
+                 vgg_cfg=TINY, fc6_mode="conv_avg")
+    # bad inputs are reported before the run folder is created
+    never = tmp_path / "never"
+    with pytest.raises(UserError, match="weights file not found"):
+        finetune(files["viper"], str(tmp_path / "missing.h5"), str(never), cfg, log=quiet)
+    with pytest.raises(UserError, match="dataset file not found"):
+        finetune(str(tmp_path / "missing_viper.h5"), files["weights"], str(never), cfg,
+                 log=quiet)
+    assert not never.exists()
+
+
+def test_vgg_graphs_are_float32_only():
+    """No float64 variable anywhere in the fc7 extractor or the fine-tuning step (GPU-clean):
+    Theano's warn_float64=raise turns any float64 node into an exception."""
+    from rcnreid.finetune import ClassifierTrainer
+    from rcnreid.theano_env import theano, T
+    from rcnreid.vgg16 import VGG16
+    with theano.config.change_flags(warn_float64="raise"):
+        for mode in ("resize", "conv_avg"):
+            net = VGG16(TINY.replace(fc6_mode=mode), seed=1)
+            x = T.tensor4("x")
+            outs = net.graph(x)
+            assert all(v.dtype == "float32" for v in outs.values())
+        trainer = ClassifierTrainer(net, _ft_cfg(dropout=0.5), seed=0)
+        loss, acc = trainer.step(np.zeros((2, 3, 64, 32), np.float32), [0, 1], 1e-4)
+    assert np.isfinite(loss) and 0.0 <= acc <= 1.0
 
 
 def test_fc7_extraction_matches_numpy_and_the_frame_rows(files):
@@ -104,7 +133,6 @@ def test_fcgru_trains_and_evaluates_on_fc7_features(files, tmp_path):
     from rcnreid.data.reader import ReIDDataset
     from rcnreid.evaluate import evaluate
     from rcnreid.fc7 import FeatureInputs, default_features_path, extract_fc7, make_feature_inputs
-    from rcnreid.train import train
     feat = default_features_path(files["data"])
     if not os.path.isfile(feat):
         extract_fc7(files["data"], files["weights"], feat, vgg_cfg=TINY, log=None)
@@ -115,8 +143,19 @@ def test_fcgru_trains_and_evaluates_on_fc7_features(files, tmp_path):
     rng = np.random.RandomState(0)
     xb = inputs.train_batch([0, 3], 4, rng)
     assert xb.shape == (4, 2, 12) and xb.dtype == np.float32
-    final = train(files["data"], 0, cfg, str(tmp_path / "run"), seed=0, log=None, inputs=inputs)
-    res = evaluate(files["data"], final, 0, log=None, inputs=inputs)
+    # the ordinary command lines: a kind="fcgru" config reads the fc7 file beside the dataset
+    from rcnreid.cli import main
+    run = str(tmp_path / "run")
+    assert main(["train", "--data", files["data"], "--trial", "0", "--config", "fc_gru",
+                 "--profile", "test", "--out", run]) == 0
+    final = os.path.join(run, "checkpoint-final.h5")
+    out = str(tmp_path / "res.json")
+    assert main(["evaluate", "--data", files["data"], "--model", final, "--trial", "0",
+                 "--out", out]) == 0
+    with open(out) as f:
+        res = json.load(f)
+    # the Python entry point with explicit inputs gives the same CMC
+    assert evaluate(files["data"], final, 0, log=None, inputs=inputs)["cmc"] == res["cmc"]
     cmc = np.asarray(res["cmc"])
     n_test = len(ds.split(0)[1])
     assert len(cmc) == 20 and np.all(np.diff(cmc) >= 0) and cmc[n_test - 1] == 1.0
