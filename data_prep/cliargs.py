@@ -1,5 +1,17 @@
 """Command-line options shared by the converters (``--root``, ``--out``, splits, checks)."""
+import argparse
 import sys
+
+
+def seed_type(text):
+    """argparse type of ``--seed``: an integer in 0 .. 2**32 - 1 (numpy's seed range)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not an integer" % text)
+    if not 0 <= v < 2 ** 32:
+        raise argparse.ArgumentTypeError("%d is outside 0 .. 2**32-1" % v)
+    return v
 
 
 def add_common_arguments(parser):
@@ -9,7 +21,7 @@ def add_common_arguments(parser):
     g = parser.add_mutually_exclusive_group()
     g.add_argument("--splits-mat", help="official splits (.mat with ls_set, 10 x P)")
     g.add_argument("--splits-json", help='JSON splits: 10 objects {"train": [...], "test": [...]}')
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed_type, default=0,
                         help="seed of the 10 random 50/50 splits when no splits file is given")
     parser.add_argument("--any-size", action="store_true",
                         help="accept frames of any size (default: 64x128 or an error)")

@@ -39,6 +39,35 @@ def creation_time():
     return datetime.datetime.fromtimestamp(t, tz=datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def check_out_path(out_path, option="--out", example="dataset.h5"):
+    """UserError naming ``out_path`` when it cannot be the output file: an existing folder, or a
+    folder that cannot be created or written. Called before any work is done (the converters
+    call it before reading a frame; rcnreid's commands before computing anything)."""
+    out_path = os.fspath(out_path)
+    if os.path.isdir(out_path):
+        raise UserError("%s %s: is a folder; give the path of the file to write, e.g. %s"
+                        % (option, out_path, os.path.join(out_path, example)))
+    folder = os.path.dirname(os.path.abspath(out_path))
+    probe = folder
+    while not os.path.isdir(probe):                # the first existing ancestor
+        parent = os.path.dirname(probe)
+        if parent == probe or os.path.exists(probe):
+            raise UserError("%s %s: %s is not a folder; choose another output path"
+                            % (option, out_path, probe))
+        probe = parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise UserError("%s %s: cannot write into %s (permission denied); choose another output "
+                        "path" % (option, out_path, probe))
+
+
+def _public_mode(path):
+    """Give the finished file the permissions of a normally created file (the temporary file is
+    created private, mode 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, 0o666 & ~mask)
+
+
 def sequence_table(sequences, starts):
     """The ``sequences`` rows as a numpy structured array (person, camera, start, length, folder)."""
     width = max([len(s.folder.encode("utf-8")) for s in sequences] + [1])
@@ -62,6 +91,7 @@ def write_dataset(out_path, sequences, splits, name, protocol, frame_hw=STORED_H
     import h5py
     if not sequences:
         raise UserError("%s: no sequences to write; check --root" % out_path)
+    check_out_path(out_path)
     load_kwargs = dict(load_kwargs or {})
     notes = skipped if skipped is not None else {}
     lengths = np.array([len(s.paths) for s in sequences], dtype=np.int64)
@@ -71,40 +101,45 @@ def write_dataset(out_path, sequences, splits, name, protocol, frame_hw=STORED_H
     table = sequence_table(sequences, starts)
     every = max(1, len(sequences) // 20)
     t0 = time.time()
-    with atomic_path(out_path, suffix=".h5") as tmp:
-        with h5py.File(tmp, "w") as f:
-            frames = f.create_dataset(
-                "frames", shape=(total, H, W, 3), dtype=np.uint8,
-                chunks=(min(CHUNK_FRAMES, total), H, W, 3), compression="gzip",
-                compression_opts=4, shuffle=True)
-            for i, seq in enumerate(sequences):
-                block = np.empty((len(seq.paths), H, W, 3), dtype=np.uint8)
-                for j, p in enumerate(seq.paths):
-                    block[j] = load_rgb(p, size=(H, W), notes=notes, **load_kwargs)
-                frames[starts[i]:starts[i] + len(seq.paths)] = block
-                if (i + 1) % every == 0 or i + 1 == len(sequences):
-                    log("  %s: %d/%d sequences, %d/%d frames (%.0f s)"
-                        % (name, i + 1, len(sequences), int(starts[i] + len(seq.paths)), total,
-                           time.time() - t0))
-            f.create_dataset("sequences", data=table)
-            g = f.create_group("splits")
-            g.create_dataset("train", data=np.asarray(splits.train, dtype=np.int32))
-            g.create_dataset("test", data=np.asarray(splits.test, dtype=np.int32))
-            g.attrs["source_kind"] = splits.kind
-            g.attrs["source"] = splits.source
-            f.attrs["dataset"] = name
-            f.attrs["protocol"] = protocol
-            f.attrs["schema_version"] = SCHEMA_VERSION
-            f.attrs["frame_height"] = H
-            f.attrs["frame_width"] = W
-            f.attrs["resize_method"] = RESIZE_METHOD
-            f.attrs["created"] = creation_time()
-            for k, v in sorted((extra_attrs or {}).items()):
-                f.attrs[k] = v
+    try:
+        with atomic_path(out_path, suffix=".h5") as tmp:
+            with h5py.File(tmp, "w") as f:
+                frames = f.create_dataset(
+                    "frames", shape=(total, H, W, 3), dtype=np.uint8,
+                    chunks=(min(CHUNK_FRAMES, total), H, W, 3), compression="gzip",
+                    compression_opts=4, shuffle=True)
+                for i, seq in enumerate(sequences):
+                    block = np.empty((len(seq.paths), H, W, 3), dtype=np.uint8)
+                    for j, p in enumerate(seq.paths):
+                        block[j] = load_rgb(p, size=(H, W), notes=notes, **load_kwargs)
+                    frames[starts[i]:starts[i] + len(seq.paths)] = block
+                    if (i + 1) % every == 0 or i + 1 == len(sequences):
+                        log("  %s: %d/%d sequences, %d/%d frames (%.0f s)"
+                            % (name, i + 1, len(sequences), int(starts[i] + len(seq.paths)),
+                               total, time.time() - t0))
+                f.create_dataset("sequences", data=table)
+                g = f.create_group("splits")
+                g.create_dataset("train", data=np.asarray(splits.train, dtype=np.int32))
+                g.create_dataset("test", data=np.asarray(splits.test, dtype=np.int32))
+                g.attrs["source_kind"] = splits.kind
+                g.attrs["source"] = splits.source
+                f.attrs["dataset"] = name
+                f.attrs["protocol"] = protocol
+                f.attrs["schema_version"] = SCHEMA_VERSION
+                f.attrs["frame_height"] = H
+                f.attrs["frame_width"] = W
+                f.attrs["resize_method"] = RESIZE_METHOD
+                f.attrs["created"] = creation_time()
+                for k, v in sorted((extra_attrs or {}).items()):
+                    f.attrs[k] = v
+            _public_mode(tmp)
+    except OSError as exc:   # disk full, folder not writable (bad frames are UserErrors already)
+        raise UserError("%s: cannot write the dataset file (%s); check the free space and the "
+                        "permissions of its folder" % (out_path, exc.strerror or exc))
     people = len(set(int(s.person) for s in sequences))
     return {"dataset": name, "protocol": protocol, "people": people,
             "sequences": len(sequences), "frames": total, "skipped": dict(notes),
-            "out": os.fspath(out_path)}
+            "splits": "%s (%s)" % (splits.kind, splits.source), "out": os.fspath(out_path)}
 
 
 def format_summary(summary):
@@ -112,6 +147,8 @@ def format_summary(summary):
     lines = ["wrote %s: dataset %s, protocol %s: %d people, %d sequences, %d frames"
              % (summary["out"], summary["dataset"], summary["protocol"], summary["people"],
                 summary["sequences"], summary["frames"])]
+    if summary.get("splits"):
+        lines.append("  splits: %s" % summary["splits"])
     skipped = summary.get("skipped") or {}
     if skipped:
         for reason in sorted(skipped):

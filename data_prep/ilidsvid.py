@@ -26,7 +26,7 @@ OFFICIAL_SPLITS = os.path.join("train-test people splits", "train_test_splits_il
 def collect_sequences(root, skipped, name="ilidsvid"):
     """Scan the tree: (list of SequenceSource ordered by person then camera, sorted person ids,
     {folder name: person id})."""
-    base = layout.find_base(root, BASE_CANDIDATES, CAMERAS[0][0], "iLIDS-VID "
+    base = layout.find_base(root, BASE_CANDIDATES, tuple(c for c, _ in CAMERAS), "iLIDS-VID "
                             "(i-LIDS-VID/sequences/cam1, cam2)")
     cams = {}
     for cam, num in CAMERAS:
@@ -36,9 +36,10 @@ def collect_sequences(root, skipped, name="ilidsvid"):
         pid = only[0]
         cam = "cam1" if pid in cams[1] else "cam2"
         folder = os.path.join(base, cam, cams[1].get(pid) or cams[2].get(pid))
-        raise UserError("%s: person %d appears in %s only (%d such people); iLIDS-VID pairs every "
-                        "person across both cameras, restore or remove the folder"
-                        % (folder, pid, cam, len(only)))
+        raise UserError("%s: person %d appears in %s only (%d such %s in all); iLIDS-VID pairs "
+                        "every person across both cameras, restore the other camera's folder or "
+                        "remove this one" % (folder, pid, cam, len(only),
+                                             "person" if len(only) == 1 else "people"))
     persons = sorted(cams[1], key=lambda p: cams[1][p])      # sorted cam1 folder names
     seqs = []
     for pid in persons:
@@ -52,6 +53,7 @@ def collect_sequences(root, skipped, name="ilidsvid"):
 def convert_ilidsvid(root, out, splits_mat=None, splits_json=None, seed=0, any_size=False,
                      convert_modes=False, name="ilidsvid", source_label=None, log=print):
     """Convert an iLIDS-VID tree at ``root`` into ``out`` (HDF5); returns the summary dict."""
+    h5out.check_out_path(out)
     skipped = images.new_counter()
     seqs, persons, by_name, base = collect_sequences(root, skipped, name)
     official = os.path.join(os.path.dirname(os.path.normpath(base)), OFFICIAL_SPLITS)

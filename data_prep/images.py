@@ -11,6 +11,8 @@ input (Section 4.1) can be cropped at 17 x 7 positions (docs/DATA.md, docs/REPRO
 import collections
 import os
 import re
+import struct
+import zlib
 
 import numpy as np
 
@@ -107,7 +109,8 @@ def load_rgb(path, size=None, expect_wh=None, convert_modes=False, notes=None):
                 im = im.copy()
     except UserError:
         raise
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
+            IndexError) as exc:
         raise UserError("%s: not a readable image (%s); replace or remove the file"
                         % (path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
     if expect_wh is not None and tuple(wh) != tuple(expect_wh):

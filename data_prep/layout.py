@@ -6,18 +6,25 @@ from rcnreid.errors import UserError
 
 
 def find_base(root, candidates, marker, what):
-    """The first of ``root/<candidate>`` that holds the folder ``marker`` (e.g. ``cam1``).
+    """The first of ``root/<candidate>`` that holds a camera folder.
 
-    Raises UserError naming the missing camera folder when none does.
+    ``marker`` is the name of a camera folder (e.g. ``cam1``) or a tuple of names (every camera
+    of the layout): a base that holds *any* of them is chosen, so that a missing camera is then
+    reported by :func:`scan_camera` under its own name. Raises UserError naming the expected
+    camera folder when no candidate holds one (under the deepest candidate folder that exists,
+    or under the first candidate when none does).
     """
     root = os.fspath(root)
+    markers = (marker,) if isinstance(marker, str) else tuple(marker)
     if not os.path.isdir(root):
         raise UserError("%s: --root is not a folder; point it at your copy of %s" % (root, what))
     for c in candidates:
         base = os.path.join(root, c) if c else root
-        if os.path.isdir(os.path.join(base, marker)):
+        if any(os.path.isdir(os.path.join(base, m)) for m in markers):
             return base
-    expect = os.path.join(root, candidates[0], marker) if candidates[0] else os.path.join(root, marker)
+    existing = [c for c in candidates if c and os.path.isdir(os.path.join(root, c))]
+    where = max(existing, key=lambda c: len(c.split(os.sep))) if existing else candidates[0]
+    expect = os.path.join(root, where, markers[0]) if where else os.path.join(root, markers[0])
     raise UserError("%s: camera folder missing; expected the %s layout under --root (see "
                     "docs/DATA.md)" % (expect, what))
 
@@ -30,7 +37,12 @@ def scan_camera(cam_dir, pattern, skipped):
                         "docs/DATA.md)" % cam_dir)
     rx = re.compile(pattern)
     persons = {}
-    for name in sorted(os.listdir(cam_dir)):
+    try:
+        names = sorted(os.listdir(cam_dir))
+    except OSError as exc:
+        raise UserError("%s: cannot list the camera folder (%s); check its permissions"
+                        % (cam_dir, exc.strerror or exc))
+    for name in names:
         m = rx.fullmatch(name)
         if not m or not os.path.isdir(os.path.join(cam_dir, name)):
             skipped["unexpected entry in a camera folder"] += 1

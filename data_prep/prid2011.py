@@ -33,7 +33,7 @@ def collect_sequences(root, protocol, skipped, min_frames=MIN_FRAMES_178):
     """Scan the tree for ``protocol``: (sequences, sorted person ids, {folder name: person id})."""
     if str(protocol) not in PROTOCOLS:
         raise UserError("--protocol %s: unknown PRID 2011 protocol; use 200 or 178" % protocol)
-    base = layout.find_base(root, BASE_CANDIDATES, CAMERAS[0][0],
+    base = layout.find_base(root, BASE_CANDIDATES, tuple(c for c, _ in CAMERAS),
                             "PRID 2011 (prid_2011/multi_shot/cam_a, cam_b)")
     cams = {num: layout.scan_camera(os.path.join(base, cam), PERSON_PATTERN, skipped)
             for cam, num in CAMERAS}
@@ -67,6 +67,7 @@ def convert_prid2011(root, out, protocol="200", splits_mat=None, splits_json=Non
                      name="prid2011", source_label=None, log=print):
     """Convert a PRID 2011 tree at ``root`` into ``out`` (HDF5); returns the summary dict."""
     protocol = str(protocol)
+    h5out.check_out_path(out)
     skipped = images.new_counter()
     seqs, persons, by_name, _ = collect_sequences(root, protocol, skipped, min_frames)
     sp = splits_mod.load_splits(splits_mat, splits_json, persons, by_name, seed)

@@ -234,7 +234,9 @@ def write_synthetic_tree(out_dir, layout="ilidsvid", persons=24, seed=0, config=
     iLIDS-VID layout: ``out_dir/i-LIDS-VID/sequences/cam{1,2}/personNNN/cam1_personNNN_FFFFF.png``
     (person ids with gaps, like the real 1..319). PRID 2011 layout:
     ``out_dir/prid_2011/multi_shot/cam_{a,b}/person_NNNN/NNNN.png`` plus ``config.distractors``
-    people in each camera only. Deterministic in ``seed``.
+    people in each camera only. Deterministic in ``seed``. The tree is written under a temporary
+    folder and renamed into place when complete; UserError when ``out_dir`` already holds a tree
+    of this layout.
     """
     if layout not in LAYOUTS:
         raise UserError("--layout %s: unknown layout; use %s" % (layout, " or ".join(LAYOUTS)))
@@ -246,6 +248,28 @@ def write_synthetic_tree(out_dir, layout="ilidsvid", persons=24, seed=0, config=
         raise UserError("--persons %d: need at least 2 people" % cfg.persons)
     if not 1 <= cfg.min_len <= cfg.max_len:
         raise UserError("--min-len/--max-len: need 1 <= min_len <= max_len")
+    out_dir = os.fspath(out_dir)
+    top = "i-LIDS-VID" if layout == "ilidsvid" else "prid_2011"
+    final_top = os.path.join(out_dir, top)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise UserError("--out %s: is a file; give a folder to write the raw tree into" % out_dir)
+    if os.path.exists(final_top):
+        raise UserError("%s: already exists; write the synthetic tree into another --out folder "
+                        "(or remove this one): mixing two trees would mix their people"
+                        % final_top)
+    os.makedirs(out_dir, exist_ok=True)
+    # Written under a temporary folder beside the result and renamed into place when complete,
+    # so an interrupted run never leaves a partial tree that the converters would read.
+    work = tempfile.mkdtemp(prefix=".synth-", dir=out_dir)
+    try:
+        _write_tree(work, layout, cfg, seed, log)
+        os.rename(os.path.join(work, top), final_top)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out_dir
+
+
+def _write_tree(out_dir, layout, cfg, seed, log):
     rng = np.random.RandomState(seed)
     cams = {1: draw_camera(rng, 1, layout), 2: draw_camera(rng, 2, layout)}
     clutter = cfg.clutter if layout == "ilidsvid" else max(cfg.clutter // 4, 0)
@@ -280,7 +304,6 @@ def write_synthetic_tree(out_dir, layout="ilidsvid", persons=24, seed=0, config=
             _save_png(arr, os.path.join(folder, name))
         if log and ((k + 1) % max(1, len(jobs) // 10) == 0 or k + 1 == len(jobs)):
             log("  synth %s: %d/%d sequences" % (layout, k + 1, len(jobs)))
-    return os.fspath(out_dir)
 
 
 def make_synthetic_h5(out_path, layout="ilidsvid", persons=24, seed=0, config=None,
@@ -308,10 +331,11 @@ def make_synthetic_h5(out_path, layout="ilidsvid", persons=24, seed=0, config=No
 
 
 def add_arguments(parser):
+    from data_prep.cliargs import seed_type
     parser.add_argument("--layout", choices=LAYOUTS, default="ilidsvid")
     parser.add_argument("--out", required=True, help="folder to write the raw tree into")
     parser.add_argument("--persons", type=int, default=SynthConfig.persons)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_type, default=0)
     parser.add_argument("--min-len", type=int, default=None,
                         help="shortest sequence (default: 12 iLIDS-VID layout, 22 PRID layout)")
     parser.add_argument("--max-len", type=int, default=None,

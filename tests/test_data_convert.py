@@ -308,3 +308,208 @@ def test_cli_converts_and_summarises(tmp_path, capsys):
                          "--quiet"])
     out = capsys.readouterr().out
     assert rc == 0 and "2 people, 4 sequences, 11 frames" in out and "cam_b only" in out
+
+
+# ---------------------------------------------------------------------------------------------
+# more bad input: which camera folder is missing, frame names, splits files, the output path
+
+@pytest.mark.parametrize("layout, cam", [("ilids", "cam1"), ("ilids", "cam2"),
+                                         ("prid", "cam_a"), ("prid", "cam_b")])
+def test_missing_camera_folder_is_named_under_the_real_tree(tmp_path, layout, cam):
+    import shutil
+    if layout == "ilids":
+        base, convert = ilids_tree(str(tmp_path)), convert_ilidsvid
+    else:
+        base, convert = prid_tree(str(tmp_path), {1: (2, 2), 2: (2, 2)}), convert_prid2011
+    shutil.rmtree(os.path.join(base, cam))
+    msg = _expect_error(tmp_path, os.path.join(base, cam) + ":", convert=convert)
+    assert "camera folder missing" in msg
+
+
+def test_no_camera_folder_at_all_names_the_expected_layout(tmp_path):
+    os.makedirs(str(tmp_path / "i-LIDS-VID" / "sequences"))
+    msg = _expect_error(tmp_path, os.path.join(str(tmp_path), "i-LIDS-VID", "sequences", "cam1"))
+    assert "iLIDS-VID" in msg
+
+
+def test_person_in_one_camera_only_names_the_count(tmp_path):
+    import shutil
+    base = ilids_tree(str(tmp_path))
+    shutil.rmtree(seq_dir(base, "cam2", 4))
+    shutil.rmtree(seq_dir(base, "cam1", 5))
+    msg = _expect_error(tmp_path, seq_dir(base, "cam1", 4))
+    assert "2 such people" in msg
+
+
+def test_two_frames_with_the_same_number_and_a_name_without_digits(tmp_path):
+    base = ilids_tree(str(tmp_path))
+    d = seq_dir(base, "cam1", 2)
+    dup = os.path.join(d, "cam1_person002_301.png")          # 301 == 00301
+    colour_frame(3).save(dup)
+    msg = _expect_error(tmp_path, dup)
+    assert "same number 301" in msg and "cam1_person002_00301.png" in msg
+    os.remove(dup)
+    nodigit = os.path.join(d, "frame.png")
+    colour_frame(3).save(nodigit)
+    assert "frame number" in _expect_error(tmp_path, nodigit)
+
+
+def test_palette_frames_are_refused_or_converted(tmp_path):
+    base = ilids_tree(str(tmp_path))
+    path = os.path.join(seq_dir(base, "cam2", 2), "cam2_person002_00300.png")
+    colour_frame(90, mode="P").save(path)
+    assert "mode P" in _expect_error(tmp_path, path)
+    s = convert_ilidsvid(str(tmp_path), str(tmp_path / "ok.h5"), convert_modes=True, **QUIET)
+    assert s["skipped"] == {"frames converted from mode P to RGB": 1}
+
+
+def test_missing_and_malformed_splits_files(tmp_path):
+    import scipy.io
+    ilids_tree(str(tmp_path))
+    missing = str(tmp_path / "none.mat")
+    assert missing in _expect_error(tmp_path, "not found", splits_mat=missing)
+    js = str(tmp_path / "s.json")
+    with open(js, "w") as f:
+        f.write("[{")
+    assert js in _expect_error(tmp_path, "JSON", splits_json=js)
+    rep = str(tmp_path / "rep.mat")                             # a person twice in a row
+    scipy.io.savemat(rep, {"ls_set": np.array([[1, 1, 2, 3]] * 10)})
+    assert rep in _expect_error(tmp_path, "repeats a person", splits_mat=rep)
+    other = str(tmp_path / "other.mat")                         # no ls_set variable
+    scipy.io.savemat(other, {"something": np.zeros((10, 4))})
+    assert other in _expect_error(tmp_path, "ls_set", splits_mat=other)
+
+
+@pytest.mark.parametrize("trials, fragment", [
+    ([{"train": ["person001", "person002"], "test": ["person002", "person004"]}] * 10,
+     "both train and test"),
+    ([{"train": ["person001", "person002"], "test": ["person004", "person005"]}] * 9
+     + [{"train": ["person001"], "test": ["person002", "person004", "person005"]}],
+     "differ in their train/test counts"),
+    ({"train": [], "test": []}, "list of 10"),
+])
+def test_json_splits_with_inconsistent_trials(tmp_path, trials, fragment):
+    ilids_tree(str(tmp_path))
+    js = str(tmp_path / "s.json")
+    with open(js, "w") as f:
+        json.dump(trials, f)
+    assert js in _expect_error(tmp_path, fragment, splits_json=js)
+
+
+def test_json_splits_accept_integer_person_ids(tmp_path):
+    ilids_tree(str(tmp_path))
+    js = str(tmp_path / "s.json")
+    with open(js, "w") as f:
+        json.dump([{"train": [5, 1], "test": ["person002", 4]}] * 10, f)
+    convert_ilidsvid(str(tmp_path), str(tmp_path / "ok.h5"), splits_json=js, **QUIET)
+    with ReIDDataset(str(tmp_path / "ok.h5")) as ds:
+        assert ds.split(0)[0].tolist() == [1, 5] and ds.split(0)[1].tolist() == [2, 4]
+        assert ds.split_source == "json: %s" % js
+
+
+def test_matlab_v73_splits_file(tmp_path):
+    """A MATLAB v7.3 file is HDF5 behind a 512-byte header; MATLAB stores arrays transposed."""
+    ilids_tree(str(tmp_path))
+    mat = str(tmp_path / "v73.mat")
+    ls_set = np.array([[2, 4, 1, 3]] * 10, dtype=np.float64)    # test {2, 5}, train {1, 4}
+    with h5py.File(mat, "w", userblock_size=512) as f:
+        f.create_dataset("ls_set", data=ls_set.T)
+    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+    header = header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02" + b"IM"
+    with open(mat, "r+b") as f:
+        f.write(header)
+    convert_ilidsvid(str(tmp_path), str(tmp_path / "ok.h5"), splits_mat=mat, **QUIET)
+    with ReIDDataset(str(tmp_path / "ok.h5")) as ds:
+        assert ds.split(4)[0].tolist() == [1, 4] and ds.split(4)[1].tolist() == [2, 5]
+
+
+def test_interrupted_conversion_leaves_no_file(tmp_path, monkeypatch):
+    ilids_tree(str(tmp_path))
+    real = images.load_rgb
+    calls = []
+
+    def interrupt_later(*a, **kw):
+        calls.append(1)
+        if len(calls) == 10:
+            raise KeyboardInterrupt
+        return real(*a, **kw)
+
+    monkeypatch.setattr("data_prep.h5out.load_rgb", interrupt_later)
+    with pytest.raises(KeyboardInterrupt):
+        convert_ilidsvid(str(tmp_path), str(tmp_path / "out.h5"), **QUIET)
+    assert len(calls) == 10
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".h5")]
+
+
+def test_output_path_problems_are_one_line_errors(tmp_path, capsys):
+    ilids_tree(str(tmp_path))
+    folder = tmp_path / "adir"
+    folder.mkdir()
+    rc = data_prep_main(["ilidsvid", "--root", str(tmp_path), "--out", str(folder), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and str(folder) in err and "is a folder" in err
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    rc = data_prep_main(["ilidsvid", "--root", str(tmp_path), "--out",
+                         str(blocker / "sub" / "x.h5"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0 and "not a folder" in err
+
+
+def test_output_file_gets_normal_permissions(tmp_path):
+    ilids_tree(str(tmp_path))
+    mask = os.umask(0o022)
+    try:
+        convert_ilidsvid(str(tmp_path), str(tmp_path / "ok.h5"), **QUIET)
+    finally:
+        os.umask(mask)
+    assert os.stat(str(tmp_path / "ok.h5")).st_mode & 0o777 == 0o644
+
+
+def test_schema_of_the_written_file(tmp_path):
+    prid_tree(str(tmp_path), {1: (3, 2), 4: (2, 5)})
+    out = str(tmp_path / "p.h5")
+    convert_prid2011(str(tmp_path), out, seed=7, **QUIET)
+    with h5py.File(out, "r") as f:
+        fr = f["frames"]
+        assert fr.dtype == np.uint8 and fr.shape == (12, 176, 66, 3)
+        assert fr.chunks[1:] == (176, 66, 3) and fr.compression == "gzip" and fr.shuffle
+        seq = f["sequences"][()]
+        assert seq["person"].tolist() == [1, 1, 4, 4] and seq["camera"].tolist() == [1, 2, 1, 2]
+        assert seq["start"].tolist() == [0, 3, 5, 7] and seq["length"].tolist() == [3, 2, 2, 5]
+        assert [v.decode() for v in seq["folder"]] == ["cam_a/person_0001", "cam_b/person_0001",
+                                                       "cam_a/person_0004", "cam_b/person_0004"]
+        assert f["splits/train"].shape == (10, 1) and f["splits/test"].shape == (10, 1)
+        assert f["splits"].attrs["source_kind"] == "seed"
+        assert f["splits"].attrs["source"] == "seed=7"
+        a = dict(f.attrs)
+        assert a["dataset"] == "prid2011" and a["protocol"] == "prid2011-200"
+        assert a["schema_version"] == 1 and (a["frame_height"], a["frame_width"]) == (176, 66)
+        assert a["resize_method"] == "PIL bilinear" and a["created"].endswith("Z")
+    # the frames of person 4, camera 2 are its 5 files in order (red = person + frame)
+    with ReIDDataset(out) as ds:
+        assert ds.frames(3)[:, 0, 0, 0].tolist() == [4, 5, 6, 7, 8]
+
+
+def test_second_run_without_a_fixed_date_differs_only_in_the_creation_time(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    prid_tree(str(tmp_path), {1: (3, 2), 2: (2, 4)}, extra_b=(7,))
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    convert_prid2011(str(tmp_path), a, **QUIET)
+    convert_prid2011(str(tmp_path), b, **QUIET)
+
+    def contents(path):
+        items = {}
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda k, o: items.__setitem__(k, o[()].tobytes()) if isinstance(
+                o, h5py.Dataset) else None)
+            for obj in ("/", "splits"):
+                for k, v in f[obj].attrs.items():
+                    if k != "created":
+                        items["%s@%s" % (obj, k)] = str(v)
+        return items
+
+    ca, cb = contents(a), contents(b)
+    assert set(ca) >= {"frames", "sequences", "splits/train", "splits/test", "/@dataset"}
+    assert ca == cb

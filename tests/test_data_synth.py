@@ -91,3 +91,41 @@ def test_colour_histogram_baseline_beats_chance_but_is_not_perfect(tmp_path, lay
     assert rank1 >= 2 * chance, rank1
     assert rank1 < 0.9, rank1
     assert rank.mean() < 0.45 * (len(people) - 1), rank.mean()  # chance: (P - 1) / 2
+
+
+def test_synth_refuses_an_existing_tree_and_leaves_no_temporary_folder(tmp_path, capsys):
+    out = str(tmp_path / "raw")
+    args = ["synth", "--layout", "prid2011", "--out", out, "--persons", "2", "--min-len", "2",
+            "--max-len", "3", "--seed", "3"]
+    assert data_prep_main(args) == 0
+    assert sorted(os.listdir(out)) == ["prid_2011"]              # no .synth-* left behind
+    before = _count_tree(os.path.join(out, "prid_2011", "multi_shot", "cam_*", "person_*"))
+    capsys.readouterr()
+    assert data_prep_main(args[:-1] + ["4"]) == 2               # another seed, same folder
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and os.path.join(out, "prid_2011") in err
+    assert _count_tree(os.path.join(out, "prid_2011", "multi_shot", "cam_*", "person_*")) == before
+    assert sorted(os.listdir(out)) == ["prid_2011"]
+    # the other layout can share the folder
+    assert data_prep_main(["synth", "--layout", "ilidsvid", "--out", out, "--persons", "2",
+                           "--min-len", "2", "--max-len", "3"]) == 0
+    assert sorted(os.listdir(out)) == ["i-LIDS-VID", "prid_2011"]
+
+
+def test_synthetic_people_differ_and_cameras_change_their_look(tmp_path):
+    """Per person: own clothing colours; per camera: own illumination/colour cast, so the same
+    person's mean colour moves between cameras but stays closer to itself than to others on
+    average (learnable, not trivial)."""
+    path = str(tmp_path / "s.h5")
+    make_synthetic_h5(path, layout="ilidsvid", persons=12, seed=3,
+                      config=SynthConfig(min_len=6, max_len=20))
+    with ReIDDataset(path) as ds:
+        people = ds.persons
+        lengths = ds.length.copy()
+        mean = {(p, c): ds.frames(ds.sequence_index(p, c)).reshape(-1, 3).mean(0)
+                for p in people for c in (1, 2)}
+    assert lengths.min() >= 6 and lengths.max() <= 20 and len(set(lengths.tolist())) > 4
+    same = np.mean([np.linalg.norm(mean[p, 1] - mean[p, 2]) for p in people])
+    diff = np.mean([np.linalg.norm(mean[p, 1] - mean[q, 2]) for p in people for q in people
+                    if p != q])
+    assert 0 < same < diff

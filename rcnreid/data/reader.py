@@ -47,6 +47,10 @@ class ReIDDataset:
             raise UserError("short=%r: unknown policy for short sequences; use %s"
                             % (short, " or ".join(SHORT_POLICIES)))
         self.short = short
+        if os.path.isdir(self.path):
+            raise UserError("%s: is a folder; give the dataset's HDF5 file (convert a raw tree "
+                            "with `python -m data_prep ilidsvid|prid2011 --root %s --out "
+                            "FILE.h5`)" % (self.path, self.path))
         if not os.path.isfile(self.path):
             raise UserError("%s: dataset file not found; build it with `python -m data_prep` "
                             "(make data) or use the synthetic data" % self.path)
