@@ -149,3 +149,30 @@ def aggregate_trials(results, ddof=0):
     if trials and all(t is not None for t in trials) and len(trials) == len(results):
         out["trials"] = trials
     return out
+
+
+def aggregate_warnings(results, names=None):
+    """Reasons to doubt an average over ``results`` (result dicts): the same trial twice,
+    results of different datasets, configurations or tie rules, curves of different lengths.
+    Returns a list of one-line messages (empty when the results look like one experiment)."""
+    names = list(names) if names is not None else ["result %d" % k for k in range(len(results))]
+    dicts = [(n, r) for n, r in zip(names, results) if isinstance(r, dict)]
+    out = []
+    seen = {}
+    for n, r in dicts:
+        t = r.get("trial")
+        if t is not None:
+            if t in seen:
+                out.append("trial %s appears twice (%s and %s); each trial should be counted "
+                           "once" % (t, seen[t], n))
+            seen.setdefault(t, n)
+    for key in ("dataset", "config_name", "ties", "test_augs"):
+        values = sorted({str(r[key]) for _, r in dicts if key in r})
+        if len(values) > 1:
+            out.append("the results differ in %s (%s); they may not be trials of one experiment"
+                       % (key, ", ".join(values)))
+    lengths = sorted({len(_curve_of(r)) for r in results})
+    if len(lengths) > 1:
+        out.append("CMC curves of different lengths (%s); the average is cut to rank %d"
+                   % (", ".join(map(str, lengths)), lengths[0]))
+    return out

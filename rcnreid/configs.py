@@ -216,9 +216,17 @@ def load_config(name_or_path, profile="paper"):
             raise UserError("--config %s: file not found; give a configuration name (%s) or a "
                             "config.json written by a run" % (name_or_path, ", ".join(
                                 sorted(SHORTHANDS))))
-        with open(name_or_path, encoding="utf-8") as f:
-            try:
-                return RunConfig.from_json(f.read())
-            except ValueError as exc:
-                raise UserError("--config %s: not valid JSON (%s)" % (name_or_path, exc))
+        try:
+            with open(name_or_path, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError("--config %s: cannot read the file (%s)" % (name_or_path, exc))
+        try:
+            return RunConfig.from_json(text)
+        except UserError as exc:
+            raise UserError("--config %s: %s; give a config.json written by `rcnreid train`"
+                            % (name_or_path, exc))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise UserError("--config %s: not a run configuration (%s); give a config.json "
+                            "written by `rcnreid train`" % (name_or_path, exc))
     return get_config(name_or_path, profile)

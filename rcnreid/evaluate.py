@@ -66,7 +66,12 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
     """
     from rcnreid.data.reader import ReIDDataset
     from rcnreid.train import make_inputs
+    from data_prep.h5out import check_out_path
     log = log or (lambda *a: None)
+    if out_path:
+        check_out_path(out_path, "--out", "eval-trial%d.json" % int(trial))
+    if scores_path:
+        check_out_path(scores_path, "--scores", "scores-trial%d.npz" % int(trial))
     ckpt = ckptlib.load_checkpoint(checkpoint_path)
     model = model or ckptlib.load_model(checkpoint_path, ckpt)
     cfg = ckpt.run_config()
@@ -75,7 +80,11 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
     if len(probe) == 0 or len(gallery) == 0:
         raise UserError("%s: trial %d has no probe (camera 1) or gallery (camera 2) sequences"
                         % (data_path, trial))
-    if "trial" in ckpt.attrs and int(ckpt.attrs["trial"]) != int(trial):
+    trained_on = ckpt.attrs.get("dataset")
+    if trained_on is not None and trained_on != ds.name:
+        log("note: %s was trained on %s and is evaluated on %s (cross-dataset)"
+            % (checkpoint_path, trained_on, ds.name))
+    elif "trial" in ckpt.attrs and int(ckpt.attrs["trial"]) != int(trial):
         log("warning: %s was trained on trial %s; its training people may be among the test "
             "people of trial %d" % (checkpoint_path, ckpt.attrs["trial"], trial))
     inputs = inputs or make_inputs(ds, cfg)

@@ -32,9 +32,11 @@ def extract_features(data_path, checkpoint_path, out_path, level="sequence", aug
     """Write the representations of every sequence (or of ``rows``) to ``out_path``; returns it."""
     from rcnreid.data.reader import ReIDDataset
     from rcnreid.train import make_inputs
+    from data_prep.h5out import check_out_path
     log = log or (lambda *a: None)
     if level not in LEVELS:
         raise UserError("--level %s: unknown; use %s" % (level, " or ".join(LEVELS)))
+    check_out_path(out_path, "--out", "features.h5")
     ckpt = ckptlib.load_checkpoint(checkpoint_path)
     model = ckptlib.load_model(checkpoint_path, ckpt)
     cfg = ckpt.run_config()

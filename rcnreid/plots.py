@@ -42,6 +42,9 @@ def plot_cmc(curves, out_base, title="CMC", max_rank=20):
     """
     if not curves:
         raise UserError("plot: no curves to plot")
+    from data_prep.h5out import check_out_path
+    check_out_path(os.fspath(out_base), "--out", "cmc")      # a folder is refused
+    check_out_path(os.fspath(out_base) + ".png", "--out", "cmc")
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -3,9 +3,11 @@
 A folder given as ``--probe`` or ``--gallery`` is either one sequence (it holds image files) or a
 folder of sequence folders. Frames are ordered by the number in their file name
 (``data_prep.images``), resized to the frame size the model was trained on (stored in the
-checkpoint; the datasets store 176x66), then go through the run's test-time augmentations; the
-similarity is Eq. 5 averaged over them, exactly as in evaluation. Folders that cannot be read are
-reported, one line each, and left out; the rest are still ranked.
+checkpoint; the datasets store 176x66), capped to the run's ``eval_max_len`` first frames when its
+configuration sets one, then go through the run's test-time augmentations; the similarity is
+Eq. 5 averaged over them, exactly as in evaluation. Folders that cannot be read (no frames, a
+broken or unreadable file, a folder that cannot be listed) are reported, one line each naming the
+folder or file, and left out; the rest are still ranked.
 """
 import os
 
@@ -30,7 +32,11 @@ def sequence_folders(root):
     from data_prep.images import is_image_name
     if not os.path.isdir(root):
         raise UserError("%s: not a folder; give a folder of frames or of sequence folders" % root)
-    names = sorted(os.listdir(root))
+    try:
+        names = sorted(os.listdir(root))
+    except OSError as exc:
+        raise UserError("%s: cannot list the folder (%s); check its permissions"
+                        % (root, exc.strerror or exc))
     if any(is_image_name(n) and os.path.isfile(os.path.join(root, n)) for n in names):
         return [root]
     subs = [os.path.join(root, n) for n in names
@@ -40,16 +46,23 @@ def sequence_folders(root):
     return subs
 
 
-def read_sequences(root, frame_hw, report):
-    """Readable :class:`FolderSequence` s under ``root``; each failure is passed to ``report``."""
+def read_sequences(root, frame_hw, report, max_len=None):
+    """Readable :class:`FolderSequence` s under ``root``; each failure is passed to ``report``
+    as one line naming the folder or the file at fault. ``max_len`` keeps the first frames only
+    (the run's ``eval_max_len``, as in evaluation)."""
     from data_prep.images import list_frames, load_rgb
     out = []
     for folder in sequence_folders(root):
         try:
-            frames = np.stack([load_rgb(p, size=frame_hw, convert_modes=True)
-                               for p in list_frames(folder)])
+            paths = list_frames(folder)
+            if max_len is not None:
+                paths = paths[:int(max_len)]
+            frames = np.stack([load_rgb(p, size=frame_hw, convert_modes=True) for p in paths])
         except UserError as exc:
-            report("skipped %s: %s" % (folder, exc))
+            report("skipped: %s" % exc)         # the message names the folder or the file
+            continue
+        except (OSError, ValueError, MemoryError) as exc:
+            report("skipped: %s: cannot read the sequence (%s)" % (folder, exc))
             continue
         out.append(FolderSequence(folder, frames))
     return out
@@ -72,6 +85,9 @@ def rank_folders(checkpoint_path, probe_dir, gallery_dir, top=None, test_augs=No
     "similarity": s}, ...]}, ...], "skipped": [messages]}``, rankings best first, cut to ``top``.
     """
     log = log or (lambda *a: None)
+    if top is not None and int(top) < 1:
+        raise UserError("--top %s: must be at least 1 (leave it out to list every gallery "
+                        "sequence)" % top)
     ckpt = ckptlib.load_checkpoint(checkpoint_path)
     cfg = ckpt.run_config()
     if cfg.model.kind != "convgru":
@@ -88,12 +104,17 @@ def rank_folders(checkpoint_path, probe_dir, gallery_dir, top=None, test_augs=No
         skipped.append(msg)
         log(msg)
 
-    probes = read_sequences(probe_dir, frame_hw, report)
-    gallery = read_sequences(gallery_dir, frame_hw, report)
+    max_len = cfg.train.eval_max_len
+    probes = read_sequences(probe_dir, frame_hw, report, max_len)
+    gallery = read_sequences(gallery_dir, frame_hw, report, max_len)
     if not probes:
-        raise UserError("%s: no readable probe sequence" % probe_dir)
+        raise UserError("%s: no readable probe sequence (%d skipped, see above)"
+                        % (probe_dir, len(skipped)))
     if not gallery:
-        raise UserError("%s: no readable gallery sequence" % gallery_dir)
+        raise UserError("%s: no readable gallery sequence (%d skipped, see above)"
+                        % (gallery_dir, len(skipped)))
+    log("ranking %d gallery sequences for %d probe sequences (%d folders skipped)"
+        % (len(gallery), len(probes), len(skipped)))
     augs = augment.test_augmentations(test_augs or cfg.train.test_augs)
     rep = model.build_represent()
     Hp = _represent(model, probes, augs, cfg.model.input_hw, cfg.train.crop_hw, rep)

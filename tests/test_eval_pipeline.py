@@ -72,6 +72,46 @@ def test_similarity_matrix_is_eq5_averaged_over_augmentations(trained, tmp_path)
     assert len(res["cmc"]) == 20 and 0.0 <= res["map"] <= 1.0
 
 
+class _CountingModel:
+    """Wraps a SiameseRCN and records every network pass of evaluation."""
+
+    def __init__(self, model):
+        self._m = model
+        self.passes = []            # batch size of every call of the representation function
+        self.similarity_shapes = []
+
+    def build_represent(self):
+        rep = self._m.build_represent()
+
+        def counted(x):
+            self.passes.append(int(x.shape[1]))
+            return rep(x)
+        return counted
+
+    def similarity(self, a, b):
+        self.similarity_shapes.append((len(a), len(b)))
+        return self._m.similarity(a, b)
+
+    def __getattr__(self, name):
+        return getattr(self._m, name)
+
+
+def test_each_sequence_is_represented_once_per_augmentation(trained):
+    from rcnreid.data.reader import ReIDDataset
+    from rcnreid.evaluate import evaluate
+    data, ckpt, _ = trained
+    ds = ReIDDataset(data)
+    _, test_p = ds.split(0)
+    counting = _CountingModel(ckptlib.load_model(ckpt))
+    res = evaluate(data, ckpt, 0, test_augs="center_mirror", model=counting, log=None)
+    P = G = len(test_p)
+    A = 2
+    assert sum(counting.passes) == A * (P + G)        # not A * P * G: no pass per pair
+    assert counting.similarity_shapes == [(P, G)] * A
+    plain = evaluate(data, ckpt, 0, test_augs="center_mirror", log=None)
+    assert res["cmc"] == plain["cmc"] and res["map"] == plain["map"]
+
+
 def test_extract_writes_representations_in_dataset_order(trained, tmp_path):
     import h5py
     from rcnreid.data import augment
@@ -122,9 +162,19 @@ def test_rank_folders_ranks_readable_folders_and_reports_broken_ones(trained, tm
         _write_sequence(str(gal / ("person%03d" % p)), ds.frames(ds.sequence_index(p, 2))[:6])
     os.makedirs(str(gal / "broken"))
     (gal / "broken" / "0001.png").write_bytes(b"not a png")
+    os.makedirs(str(gal / "empty"))                             # no frames at all
+    _write_sequence(str(gal / "twice"), ds.frames(0)[:2])        # two frames numbered 1
+    from PIL import Image
+    Image.fromarray(ds.frames(0)[2]).save(str(gal / "twice" / "1.png"))
     msgs = []
     res = rank_folders(ckpt, probe_dir, str(gal), top=2, log=msgs.append)
-    assert len(res["skipped"]) == 1 and "broken" in res["skipped"][0] and msgs == res["skipped"]
+    skipped = sorted(res["skipped"])
+    assert len(skipped) == 3 and all(m in msgs for m in skipped)
+    assert all(m.count("\n") == 0 for m in skipped)
+    assert os.path.join(str(gal), "broken", "0001.png") in skipped[0]
+    assert os.path.join(str(gal), "empty") in skipped[1]
+    assert os.path.join(str(gal), "twice") in skipped[2] and "same number 1" in skipped[2]
+    assert any("3 folders skipped" in m for m in msgs)
     (p,) = res["probes"]
     sims = [g["similarity"] for g in p["ranking"]]
     assert len(sims) == 2 and sims[0] >= sims[1]
@@ -133,6 +183,43 @@ def test_rank_folders_ranks_readable_folders_and_reports_broken_ones(trained, tm
     assert sorted(g["gallery"] for g in full) == sorted("person%03d" % q for q in test_p[:3])
     with pytest.raises(UserError):
         rank_folders(ckpt, str(tmp_path / "nowhere"), str(gal), log=None)
+    with pytest.raises(UserError, match="--top"):
+        rank_folders(ckpt, probe_dir, str(gal), top=0, log=None)
+    only_bad = tmp_path / "only_bad" / "seq"
+    only_bad.mkdir(parents=True)
+    (only_bad / "0001.png").write_bytes(b"not a png")
+    with pytest.raises(UserError, match="no readable gallery sequence .1 skipped"):
+        rank_folders(ckpt, probe_dir, str(tmp_path / "only_bad"), log=None)
+
+
+def test_rank_command_prints_the_ranking_and_reports_skips(trained, tmp_path, capsys):
+    from rcnreid.cli import main
+    from rcnreid.data.reader import ReIDDataset
+    data, ckpt, _ = trained
+    ds = ReIDDataset(data)
+    _, test_p = ds.split(0)
+    probes = tmp_path / "probes"
+    for p in test_p[:2]:
+        _write_sequence(str(probes / ("p%03d" % p)), ds.frames(ds.sequence_index(p, 1))[:5])
+    gal = tmp_path / "gallery"
+    for p in test_p[:3]:
+        _write_sequence(str(gal / ("g%03d" % p)), ds.frames(ds.sequence_index(p, 2))[:5])
+    (gal / "junk").mkdir()
+    (gal / "junk" / "0001.jpg").write_bytes(b"\xff\xd8 truncated")
+    capsys.readouterr()
+    out_json = str(tmp_path / "rank.json")
+    assert main(["rank", "--model", ckpt, "--probe", str(probes), "--gallery", str(gal),
+                 "--top", "2", "--json", out_json]) == 0
+    cap = capsys.readouterr()
+    assert cap.out.count("probe ") == 2 and cap.out.count("  1  ") == 2
+    assert "junk" in cap.err and "Traceback" not in cap.err
+    with open(out_json) as f:
+        res = json.load(f)
+    assert [len(p["ranking"]) for p in res["probes"]] == [2, 2] and len(res["skipped"]) == 1
+    assert main(["rank", "--model", ckpt, "--probe", str(probes), "--gallery",
+                 str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nowhere" in err[0]
 
 
 def test_command_line_evaluate_aggregate_plot(trained, tmp_path, capsys):
@@ -158,3 +245,19 @@ def test_command_line_evaluate_aggregate_plot(trained, tmp_path, capsys):
     assert os.path.isfile(str(tmp_path / "fig.png")) and os.path.isfile(str(tmp_path / "fig.pdf"))
     assert main(["evaluate", "--data", data, "--model", str(tmp_path / "no.h5")]) == 2
     assert "checkpoint not found" in capsys.readouterr().err
+    # without --out, stdout is the result JSON alone (progress goes to stderr)
+    assert main(["evaluate", "--data", data, "--model", ckpt, "--test-augs", "center"]) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out)["cmc"] == cmcs[0] and "rank-1" in cap.err
+    assert main(["aggregate"] + outs) == 0
+    cap = capsys.readouterr()
+    assert np.allclose(json.loads(cap.out)["cmc"], a["cmc"])
+    assert main(["aggregate", outs[0], outs[0]]) == 0                # the same trial twice
+    assert "trial 0 appears twice" in capsys.readouterr().err
+    for cmd in (["extract", "--data", data, "--model", ckpt, "--out", str(tmp_path)],
+                ["evaluate", "--data", data, "--model", ckpt, "--out", str(tmp_path)],
+                ["plot-cmc", agg, "--out", str(tmp_path)],
+                ["aggregate", agg, "--out", str(tmp_path)]):
+        assert main(cmd) == 2, cmd
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and "is a folder" in err, err

@@ -1,5 +1,6 @@
 """Run configurations, training pairs and checkpoints (no Theano graph needed)."""
 import json
+import os
 from collections import Counter
 
 import numpy as np
@@ -119,3 +120,68 @@ def test_checkpoint_round_trip_is_exact_and_atomic(tmp_path):
         ckptlib.load_checkpoint(str(tmp_path / "missing.h5"))
     with pytest.raises(UserError):
         ckptlib.final_checkpoint(str(tmp_path))
+
+
+def _fake_run(folder, cfg, seed=0, trial=0, epoch=1):
+    """A run folder holding an unfinished checkpoint (no Theano needed)."""
+    folder.mkdir()
+    ck = ckptlib.Checkpoint(params={"w": np.zeros(2, np.float32)}, epoch=epoch,
+                            rng_states={"data": np.random.RandomState(0).get_state()},
+                            config=cfg.to_dict(), attrs={"seed": seed, "trial": trial})
+    ckptlib.save_checkpoint(str(folder / ckptlib.LAST_NAME), ck)
+    return str(folder)
+
+
+def test_resume_with_another_configuration_names_what_differs(tmp_path):
+    from rcnreid.train import train
+    cfg = get_config("tiny")
+    run = _fake_run(tmp_path / "run", cfg, seed=2)
+    longer = cfg.replace_train(epochs=5).replace_optim(learning_rate=0.5)
+    with pytest.raises(UserError) as err:
+        train(str(tmp_path / "unused.h5"), 0, longer, run, resume=True, seed=2, log=None)
+    msg = str(err.value)
+    assert "train.epochs: 3 -> 5" in msg and "train.optim.learning_rate: 0.01 -> 0.5" in msg
+    assert os.path.join(run, "config.json") in msg and "\n" not in msg
+    with pytest.raises(UserError, match="trial=0, not 1"):
+        train(str(tmp_path / "unused.h5"), 1, cfg, run, resume=True, seed=2, log=None)
+    with pytest.raises(UserError, match="--resume"):
+        train(str(tmp_path / "unused.h5"), 0, cfg, run, seed=2, log=None)
+
+
+def test_train_refuses_a_file_as_out_and_creates_nothing_on_bad_data(tmp_path):
+    from rcnreid.train import train
+    afile = tmp_path / "f.txt"
+    afile.write_text("x")
+    with pytest.raises(UserError, match="is a file"):
+        train(str(tmp_path / "d.h5"), 0, "tiny", str(afile), log=None)
+    with pytest.raises(UserError, match="dataset file not found"):
+        train(str(tmp_path / "d.h5"), 0, "tiny", str(tmp_path / "new"), log=None)
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(UserError, match="seed"):
+        train(str(tmp_path / "d.h5"), 0, "tiny", str(tmp_path / "new"), seed=-1, log=None)
+
+
+def test_bad_config_files_are_named(tmp_path):
+    p = tmp_path / "result.json"
+    p.write_text(json.dumps({"cmc": [0.5], "map": 0.5}))
+    with pytest.raises(UserError) as err:
+        load_config(str(p))
+    assert str(p) in str(err.value) and "unknown key" in str(err.value)
+    q = tmp_path / "broken.json"
+    q.write_text("{")
+    with pytest.raises(UserError, match="broken.json"):
+        load_config(str(q))
+    with pytest.raises(UserError, match="not found"):
+        load_config(str(tmp_path / "missing.json"))
+
+
+def test_aggregate_warns_about_mixed_or_repeated_results():
+    from rcnreid.cmc import aggregate_warnings
+    a = {"cmc": [0.2, 0.5], "trial": 0, "dataset": "ilidsvid", "config_name": "quick"}
+    b = dict(a, trial=1)
+    assert aggregate_warnings([a, b], ["a.json", "b.json"]) == []
+    w = aggregate_warnings([a, dict(a)], ["a.json", "c.json"])
+    assert len(w) == 1 and "trial 0 appears twice (a.json and c.json)" in w[0]
+    w = aggregate_warnings([a, dict(b, dataset="prid2011", cmc=[0.1, 0.2, 0.3])])
+    assert any("dataset (ilidsvid, prid2011)" in m for m in w)
+    assert any("cut to rank 2" in m for m in w)

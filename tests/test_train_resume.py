@@ -113,3 +113,50 @@ def test_train_command_stops_resumes_and_reports_user_errors(data, tmp_path, cap
     assert "unknown configuration" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "no.h5"), "--config", "tiny",
                  "--out", str(tmp_path / "x")]) == 2
+
+
+def test_broken_parameters_with_a_finite_loss_stop_before_the_checkpoint(data, tmp_path,
+                                                                         monkeypatch):
+    """The last update of an epoch can make a parameter NaN while its loss was finite: the run
+    stops without overwriting the last good checkpoint."""
+    import rcnreid.train as trainmod
+    cfg = get_config("tiny")
+    real = trainmod.compiled_model
+    steps = []
+
+    def poisoned(cfg_, seed):
+        model, trainer = real(cfg_, seed)
+
+        class Trainer:
+            def __getattr__(self, name):
+                return getattr(trainer, name)
+
+            def step(self, xa, xb, y):
+                r = trainer.step(xa, xb, y)
+                steps.append(1)
+                if len(steps) == per_epoch * 2:            # the last step of epoch 2
+                    p = model.get_params()
+                    name = sorted(p)[0]
+                    p[name] = np.full_like(p[name], np.inf)
+                    model.set_params(p)
+                return r
+        return model, Trainer()
+
+    from rcnreid.data.reader import ReIDDataset
+    pairs = 2 * len(ReIDDataset(data).split(0)[0])
+    per_epoch = -(-pairs // cfg.train.batch_pairs)
+    monkeypatch.setattr(trainmod, "compiled_model", poisoned)
+    out = tmp_path / "run"
+    with pytest.raises(trainmod.TrainingDiverged) as err:
+        trainmod.train(data, 0, cfg, str(out), seed=0, log=None)
+    msg = str(err.value)
+    assert "epoch 2" in msg and "NaN or infinite" in msg and ckptlib.LAST_NAME in msg
+    ck = ckptlib.load_checkpoint(str(out / ckptlib.LAST_NAME))
+    assert ck.epoch == 1 and all(np.all(np.isfinite(v)) for v in ck.params.values())
+    assert [r["epoch"] for r in read_log(str(out / "train_log.jsonl"))] == [1]
+    # resuming after the failure restores the good state (the cached graph is reset)
+    monkeypatch.setattr(trainmod, "compiled_model", real)
+    final = trainmod.train(data, 0, cfg, str(out), seed=0, resume=True, log=None)
+    ref = trainmod.train(data, 0, cfg, str(tmp_path / "ref"), seed=0, log=None)
+    a, b = ckptlib.load_checkpoint(final).params, ckptlib.load_checkpoint(ref).params
+    assert all(np.array_equal(a[k], b[k]) for k in a)

@@ -13,9 +13,15 @@ def add_arguments(p):
 
 def run(args):
     import json
+    import sys
+    from data_prep.h5out import check_out_path
     from rcnreid.atomic import write_json
-    from rcnreid.cmc import aggregate_trials
+    from rcnreid.cmc import aggregate_trials, aggregate_warnings
     from rcnreid.errors import UserError
+    if args.out:
+        check_out_path(args.out, "--out", "aggregate.json")
+    if args.ddof < 0:
+        raise UserError("--ddof %d: must be 0 (population) or 1 (sample)" % args.ddof)
     results = []
     for path in args.results:
         try:
@@ -24,14 +30,22 @@ def run(args):
         except OSError as exc:
             raise UserError("%s: cannot read (%s)" % (path, exc.strerror or exc))
         except ValueError as exc:
-            raise UserError("%s: not JSON (%s)" % (path, exc))
+            raise UserError("%s: not a JSON result file (%s); give files written by "
+                            "`rcnreid evaluate --out`" % (path, exc))
+        if not isinstance(results[-1], dict) or "cmc" not in results[-1]:
+            raise UserError("%s: no 'cmc' entry; give files written by `rcnreid evaluate --out`"
+                            % path)
+    for msg in aggregate_warnings(results, args.results):
+        print("warning: %s" % msg, file=sys.stderr)
     res = aggregate_trials(results, ddof=args.ddof)
     res["files"] = list(args.results)
     if args.label or results[0].get("label"):
         res["label"] = args.label or results[0].get("label")
+    # The summary line goes to stderr when stdout carries the JSON.
+    summary_to = sys.stdout if args.out else sys.stderr
     print("%d trials: rank-1 %.1f +- %.1f%%  rank-5 %.1f  rank-10 %.1f  rank-20 %.1f"
           % (res["num_trials"], res.get("rank1", 0), res.get("rank1_std", 0),
-             res.get("rank5", 0), res.get("rank10", 0), res.get("rank20", 0)))
+             res.get("rank5", 0), res.get("rank10", 0), res.get("rank20", 0)), file=summary_to)
     if args.out:
         write_json(args.out, res)
         print("wrote %s" % args.out)

@@ -19,9 +19,12 @@ def add_arguments(p):
 
 def run(args):
     import json
+    import sys
     from rcnreid.evaluate import evaluate
+    # Progress goes to stderr so that, without --out, stdout holds the result JSON alone.
     res = evaluate(args.data, args.model, args.trial, test_augs=args.test_augs,
-                   out_path=args.out, ties=args.ties, scores_path=args.scores)
+                   out_path=args.out, ties=args.ties, scores_path=args.scores,
+                   log=lambda m: print(m, file=sys.stderr, flush=True))
     if not args.out:
         print(json.dumps(res, indent=2, sort_keys=True))
     return 0
