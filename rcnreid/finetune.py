@@ -134,7 +134,7 @@ class ClassifierTrainer:
         logits = net.graph(x, upto="fc8", dropout_masks=(m6, m7))["fc8"]
         logp = T.nnet.logsoftmax(logits)
         loss = -logp[T.arange(y.shape[0]), y].mean()
-        acc = T.mean(T.eq(T.argmax(logits, axis=1), y))
+        acc = T.mean(T.cast(T.eq(T.argmax(logits, axis=1), y), "float32"))   # float32: GPU-clean
         params = [net.params[n] for n in self.names]
         grads = T.grad(loss, params)
         self.velocity = OrderedDict(
@@ -229,7 +229,6 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
     log = log or (lambda *a: None)
     cfg = cfg or FinetuneConfig()
     out_dir = os.fspath(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
     result = os.path.join(out_dir, RESULT_NAME)
     last_path = os.path.join(out_dir, ckptlib.LAST_NAME)
     final_path = os.path.join(out_dir, ckptlib.FINAL_NAME)
@@ -247,6 +246,7 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
     params = w.params_for(net_cfg, seed=seed)
     frozen = [n for n in params if n[:-2] not in trainable_layers(cfg.frozen_blocks)]
     finger = fingerprint(params, frozen)
+    os.makedirs(out_dir, exist_ok=True)          # only once the inputs are known to be good
     attrs = {"seed": int(seed), "viper_path": os.path.abspath(os.fspath(viper_path)),
              "weights": os.path.abspath(os.fspath(weights_path)), "frozen_fingerprint": finger,
              "vgg_config": json.loads(net_cfg.to_json()), "persons": len(persons)}
@@ -255,10 +255,12 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
         ckpt = ckptlib.load_checkpoint(existing)
         if ckpt.config != json.loads(json.dumps(cfg.to_dict())) or \
                 ckpt.attrs.get("frozen_fingerprint") != finger or \
-                int(ckpt.attrs.get("seed", seed)) != int(seed):
-            raise UserError("%s: was written with another fine-tuning configuration, seed or "
-                            "weights file; resume with the same ones or use a new --out folder"
-                            % existing)
+                int(ckpt.attrs.get("seed", seed)) != int(seed) or \
+                ckpt.attrs.get("vgg_config", attrs["vgg_config"]) != attrs["vgg_config"] or \
+                int(ckpt.attrs.get("persons", len(persons))) != len(persons):
+            raise UserError("%s: was written with another fine-tuning configuration, seed, "
+                            "weights file, --fc6-mode or VIPeR file; resume with the same ones or "
+                            "use a new --out folder" % existing)
         if ckpt.finished and os.path.isfile(result):
             log("%s: fine-tuning already finished (epoch %d)" % (result, ckpt.epoch))
             return result

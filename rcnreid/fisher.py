@@ -41,8 +41,9 @@ class FisherVectorEncoder:
 
     # -- fitting ---------------------------------------------------------------------------
 
-    def fit(self, X):
-        """Fit the diagonal GMM on ``X`` (N, D) local descriptors; returns ``self``."""
+    def fit(self, X, y=None):
+        """Fit the diagonal GMM on ``X`` (N, D) local descriptors; returns ``self`` (``y`` is
+        ignored: scikit-learn's signature for unsupervised estimators)."""
         from sklearn.mixture import GaussianMixture
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:

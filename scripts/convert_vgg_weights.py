@@ -46,17 +46,19 @@ def read_lasagne_pickle(path):
     return arrays, mean
 
 
-def convert(src, dst, layout="rcnreid", log=print):
+def convert(src, dst, layout="rcnreid", log=print, base_cfg=None):
+    """Rewrite ``src`` as a checked .npz ``dst``. ``base_cfg``: the VGGConfig a pickle must fit
+    (default configuration D; .h5 / .npz files use :func:`rcnreid.weights.load_weights`'s)."""
     from rcnreid.vgg16 import VGGConfig
     from rcnreid.weights import check_arrays, load_weights, save_npz
     if src.endswith(".pkl"):
         arrays, mean = read_lasagne_pickle(src)
-        cfg = VGGConfig(num_classes=int(arrays["fc8_W"].shape[1]))
+        cfg = (base_cfg or VGGConfig()).replace(num_classes=int(arrays["fc8_W"].shape[1]))
         if mean is not None and len(mean) == 3:
             cfg = cfg.replace(mean=mean)
         check_arrays(arrays, cfg, src)
     else:
-        w = load_weights(src)
+        w = load_weights(src, base_cfg)
         arrays, cfg = w.arrays, w.config
         log("%s: read in the %s layout" % (src, w.layout))
     save_npz(dst, arrays, cfg, layout=layout)

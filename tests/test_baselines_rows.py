@@ -41,3 +41,18 @@ def test_row_end_to_end_beats_chance(synthetic, name):
 def test_unknown_row_is_a_user_error(synthetic):
     with pytest.raises(UserError):
         run_row("SIFT", synthetic, 0)
+
+
+def test_experiments_runner_reaches_the_rows_through_registry(synthetic, tmp_path):
+    """experiments/units.py's ``baseline/<name>`` units find every row in REGISTRY and get the
+    same CMC as run_row with the fast settings (the runner's test profile)."""
+    from experiments import runner, units
+    from rcnreid.baselines.registry import REGISTRY
+    assert set(REGISTRY) == set(ROWS)
+    opts = runner.Options(data="synthetic", profile="test", trials=(1,), results=str(tmp_path))
+    ctx = runner.Context(options=opts, dataset="ilidsvid", data_path=synthetic.path, trial=1,
+                         units=units.UNITS, log=lambda *a: None)
+    got = units.UNITS["baseline/HOG3D"](ctx)["cmc"]
+    dist, pid, gid = run_row("HOG3D", synthetic, 1, fast=True)
+    np.testing.assert_allclose(got, units.cmc_from_distance(dist, pid, gid))
+    assert got[0] > 2.0 / len(pid)

@@ -132,3 +132,37 @@ def test_stfv3d_units_and_cycles():
     cyc = m.transform_cycles(frames)
     assert cyc.shape[1] == m.dim == 6 * 4 * 2 * 4 * 2
     assert cyc.shape[0] >= 1 and np.all(np.isfinite(cyc))
+
+
+def test_stfv3d_cycles_segments_units_and_defaults():
+    """Defaults are Liu et al.'s (4 segments, 6 body parts, HSV, a 32-component GMM per unit);
+    segments are cut at the landmarks of each five-landmark cycle; one PCA + GMM per
+    (segment, part) unit; sequences compare by their best cycle pair."""
+    d = stfv3d.STFV3DConfig()
+    assert (d.n_segments, len(d.parts), d.n_components, d.colour) == (4, 6, 32, "hsv")
+    lm = [2, 6, 10, 14, 18, 22, 26]
+    segs = stfv3d.cycle_segments(40, lm, d)
+    assert [s.tolist() for s in segs] == [[2, 6, 10, 14, 19], [10, 14, 18, 22, 27]]
+    fallback = stfv3d.cycle_segments(12, [5], d)
+    assert len(fallback) == 1 and fallback[0][0] == 0 and fallback[0][-1] == 12
+    cfg = stfv3d.STFV3DConfig(frame_hw=(64, 32), n_components=2, pca_dim=3, pixel_step=4,
+                              fit_samples=500, fep=FEPConfig(frame_hw=(64, 32), half=4))
+    seqs = [walker(length=36, period=12.0, hw=(64, 32), seed=s) for s in (0, 1)]
+    m = stfv3d.STFV3D(cfg).fit(seqs)
+    assert len(m.pcas_) == len(m.encoders_) == 4 * 6
+    assert all(p.n_components_ == 3 for p in m.pcas_)
+    assert all(e.n_components == 2 and e.n_features == 3 for e in m.encoders_)
+    # the unit descriptors are HSV: (x, y, t) then (I, Ix, Iy, It) of H, S, V
+    units = m._units(seqs[0])
+    from rcnreid.baselines.local_features import colour_channels
+    from rcnreid.baselines.fragments import resize_frames
+    hsv = colour_channels(resize_frames(seqs[0], cfg.frame_hw), "hsv")
+    b = stfv3d.cycle_segments(36, stfv3d.landmarks(seqs[0], cfg.fep)[0], cfg)[0]
+    head = stfv3d.unit_descriptors(hsv, int(b[0]), int(b[1]), cfg.parts[0], cfg.pixel_step)
+    np.testing.assert_array_equal(units[0][0], head)
+    assert np.isclose(head[:, 3].max(), hsv[b[0]:b[1], :10, 8:24, 0][:, ::4, ::4].max())
+    # a pair's distance is the smallest over its cycle pairs
+    ca, cb = m.transform_cycles(seqs[0]), m.transform_cycles(seqs[1])
+    brute = min(np.linalg.norm(x - y) for x in ca for y in cb)
+    assert np.isclose(stfv3d.cycle_set_distance([ca], [cb])[0, 0], brute, rtol=1e-5)
+    np.testing.assert_allclose(m.transform(seqs[0]), ca.mean(0), rtol=1e-6)

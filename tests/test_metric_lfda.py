@@ -30,6 +30,23 @@ def _direct_scatters(X, y, k):
     return Sw, Sb
 
 
+def _direct_mixture_scatter(X, y, k):
+    n, d = X.shape
+    Sm = np.zeros((d, d))
+    for i in range(n):
+        di = sorted(np.linalg.norm(X[i] - X[j]) for j in range(n) if y[j] == y[i] and j != i)
+        for j in range(n):
+            diff = np.outer(X[i] - X[j], X[i] - X[j])
+            if y[i] == y[j]:
+                dj = sorted(np.linalg.norm(X[j] - X[m]) for m in range(n)
+                            if y[m] == y[j] and m != j)
+                si, sj = di[min(k, len(di)) - 1], dj[min(k, len(dj)) - 1]
+                Sm += 0.5 / n * np.exp(-np.sum((X[i] - X[j]) ** 2) / (si * sj)) * diff
+            else:
+                Sm += 0.5 / n * diff
+    return Sm
+
+
 def test_scatters_equal_their_definitions():
     rng = np.random.RandomState(0)
     X = rng.randn(11, 3)
@@ -41,6 +58,11 @@ def test_scatters_equal_their_definitions():
         np.testing.assert_allclose(Sb, Sb_ref, rtol=1e-10, atol=1e-12)
         # S^b is a positive combination of outer products: PSD (no S^w added to it)
         assert np.linalg.eigvalsh(Sb).min() > -1e-10
+        # Sugiyama: S^b = S^m - S^w with the local mixture scatter
+        # S^m = 1/2 sum_ij W^m_ij (x_i - x_j)(x_i - x_j)^T, W^m = A_ij / n in a class, 1/n across
+        Sm = _direct_mixture_scatter(X, y, k)
+        np.testing.assert_allclose(Sb, Sm - Sw, rtol=1e-10, atol=1e-12)
+        assert not np.allclose(Sb, Sm + Sw, atol=1e-6)       # the sign error is detected
 
 
 def test_uniform_affinity_gives_classical_fisher_scatters():
@@ -114,3 +136,30 @@ def test_lfda_user_errors():
         LFDA(embedding="nope").fit(X, np.repeat([0, 1, 2], 2))
     with pytest.raises(UserError):
         LFDA().transform(X)
+
+
+def test_prid_sized_training_set_with_singular_within_scatter():
+    """PRID 2011 (178-person protocol): 89 training people x 2 sequences, PCA to 128 dimensions.
+    S^w has rank <= 89 < 128; the default beta = 0.01 makes it positive definite without any
+    extra ridge, and the fit ranks held-out people far above chance."""
+    from rcnreid.metric import evaluate_metric
+    rng = np.random.RandomState(5)
+    d, n_train, n_test = 160, 89, 40
+    Q, _ = np.linalg.qr(rng.randn(d, d))               # a random rotation
+    s_id = np.r_[np.full(8, 2.0), np.full(d - 8, 0.1)]  # identity lives in 8 directions ...
+    s_noise = np.r_[np.full(8, 0.3), np.full(d - 8, 1.5)]   # ... nuisance in the others
+    ident = rng.randn(n_train + n_test, d) * s_id
+    seq = (np.repeat(ident, 2, axis=0) + rng.randn(2 * (n_train + n_test), d) * s_noise) @ Q
+    y = np.repeat(np.arange(n_train + n_test), 2)
+    tr = y < n_train
+    from rcnreid.metric import PCA
+    Z = PCA(128).fit(seq[tr]).transform(seq[tr])
+    lfda = LFDA().fit(Z, y[tr])
+    assert np.linalg.matrix_rank(lfda.scatter_within_) <= n_train < 128
+    assert lfda.ridge_ == 0.0 and lfda.beta == 0.01
+    assert np.all(np.isfinite(lfda.components_))
+    te = ~tr
+    D = evaluate_metric(seq[tr], y[tr], seq[te][0::2], seq[te][1::2], "lfda")
+    De = evaluate_metric(seq[tr], y[tr], seq[te][0::2], seq[te][1::2], "euclidean")
+    rank1 = lambda M: np.mean(M.argmin(1) == np.arange(len(M)))    # noqa: E731
+    assert rank1(D) > 10.0 / n_test and rank1(D) > rank1(De) + 0.2

@@ -114,3 +114,46 @@ def test_pipeline_user_errors():
         evaluate_metric(X, y, X[:, :3], X, "lfda")
     with pytest.raises(UserError):
         evaluate_metric(X, y, X, X, "kissme", bogus=1)
+
+
+def test_ranksvm_solution_is_the_primal_optimum():
+    """At the returned w the gradient of 1/2||w||^2 + C sum max(0, 1 - w.z)^2 (written here from
+    the constraints, not with the module's objective) vanishes."""
+    rng = np.random.RandomState(6)
+    X, y = _people(rng, 15, d=6)
+    svm = RankSVM(C=0.5, n_negatives=4, seed=1).fit(X, y)
+    c = ranking_constraints(y, 4, np.random.RandomState(1))
+    assert svm.n_constraints_ == len(c)
+    Z = np.abs(X[c[:, 0]] - X[c[:, 1]]) - np.abs(X[c[:, 0]] - X[c[:, 2]])
+    w = svm.coef_
+    slack = np.maximum(0.0, 1.0 - Z @ w)
+    grad = w - 2 * 0.5 * (slack[:, None] * Z).sum(0)
+    assert np.abs(grad).max() < 1e-4 * max(1.0, np.abs(w).max())
+    assert np.any(slack > 0)            # the problem is not trivially separable
+
+
+def test_estimators_follow_scikit_learn_conventions():
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from rcnreid.metric import KISSME, LFDA
+    rng = np.random.RandomState(7)
+    X, y = _people(rng, 20, d=8)
+    for est in (PCA(n_components=3), LFDA(n_components=2, k=3, beta=0.05),
+                KISSME(beta=0.02, n_negatives=50, seed=3), RankSVM(C=0.3, n_negatives=3)):
+        params = est.get_params()
+        assert params and all(getattr(est, k) is v for k, v in params.items())
+        copy = clone(est)
+        assert copy.get_params() == params and copy is not est
+        assert est.fit(X, y) is est                              # fit returns self
+        learnt = [k for k in vars(est) if k.endswith("_") and not k.startswith("_")]
+        assert learnt and not any(k in vars(copy) for k in learnt)     # clone is unfitted
+        assert est.pairwise_distance(X[:3], X[3:7]).shape == (3, 4)
+        first = sorted(params)[0]
+        assert est.set_params(**{first: params[first]}) is est
+        with pytest.raises(ValueError):
+            est.set_params(no_such_option=1)
+    # PCA -> LFDA as a scikit-learn Pipeline equals the two steps by hand
+    pipe = make_pipeline(PCA(n_components=5), LFDA(n_components=2)).fit(X, y)
+    pca = PCA(n_components=5).fit(X)
+    ref = LFDA(n_components=2).fit(pca.transform(X), y).transform(pca.transform(X))
+    np.testing.assert_allclose(pipe.transform(X), ref, rtol=1e-10, atol=1e-10)

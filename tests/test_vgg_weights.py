@@ -103,6 +103,43 @@ def test_keras_h5_values_land_in_the_right_layers(tmp_path):
     np.testing.assert_allclose(got8, ref8, rtol=1e-3, atol=1e-3 * np.abs(ref8).max())
 
 
+def write_keras2_h5(path, layers, whole_model=False):
+    """The layout of Keras 2's ``save_weights`` (``<layer>/<layer>/kernel:0``), or of a whole
+    model saved with ``model.save`` (the same under ``model_weights/``)."""
+    with h5py.File(path, "w") as f:
+        root = f.create_group("model_weights") if whole_model else f
+        root.attrs["layer_names"] = np.array([b"input_1"] + [k.encode() for k in layers])
+        root.create_group("input_1").attrs["weight_names"] = np.array([], dtype="S1")
+        for name, (k, b) in layers.items():
+            g = root.create_group(name)
+            g.attrs["weight_names"] = np.array([("%s/kernel:0" % name).encode(),
+                                                ("%s/bias:0" % name).encode()])
+            sub = g.create_group(name)
+            sub.create_dataset("bias:0", data=b)          # stored order does not matter
+            sub.create_dataset("kernel:0", data=k)
+
+
+def test_keras2_and_whole_model_files_read_like_the_keras1_file(tmp_path):
+    from rcnreid.weights import load_weights
+    layers = tf_layout_arrays(TINY, seed=6)
+    k1 = str(tmp_path / "k1.h5")
+    write_keras1_h5(k1, layers)
+    ref = load_weights(k1, TINY).arrays
+    for whole in (False, True):
+        p = str(tmp_path / ("k2_model.h5" if whole else "k2.h5"))
+        write_keras2_h5(p, layers, whole_model=whole)
+        got = load_weights(p, TINY)
+        assert got.layout == "tf" and list(got.arrays) == list(ref)
+        for name in ref:
+            np.testing.assert_array_equal(got.arrays[name], ref[name], err_msg=name)
+    # an .npz without one array names the layer and the array
+    flat = {k: v for k, v in ref.items() if k != "conv4_2_b"}
+    p = str(tmp_path / "partial.npz")
+    np.savez(p, layout=np.array("rcnreid"), **flat)
+    with pytest.raises(UserError, match=r"partial\.npz: layer conv4_2 \(conv4_2_b\) is missing"):
+        load_weights(p, TINY)
+
+
 def test_th_ordering_npz_and_roundtrip_agree_with_tf(tmp_path):
     from rcnreid.weights import load_weights, save_npz
     layers = tf_layout_arrays(TINY, seed=4)
@@ -250,3 +287,35 @@ def test_conversion_script_writes_a_checked_npz(tmp_path):
     back = load_weights(out)
     for name in ours.arrays:
         np.testing.assert_array_equal(back.arrays[name], ours.arrays[name])
+
+
+def test_conversion_script_reads_a_lasagne_model_zoo_pickle(tmp_path):
+    """The Lasagne model zoo's vgg16.pkl: {'param values': 32 arrays in network order, already
+    our layout (cross-correlation kernels, fc6 rows (C, H, W)), 'mean value': BGR mean}."""
+    import importlib.util
+    import pickle
+    from rcnreid.vgg16 import LAYERS, random_params
+    from rcnreid.weights import load_weights
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location(
+        "convert_vgg_weights", os.path.join(here, "scripts", "convert_vgg_weights.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    params = random_params(TINY, seed=9)
+    values = [params[layer + s] for layer in LAYERS for s in ("_W", "_b")]
+    src = str(tmp_path / "vgg16.pkl")
+    with open(src, "wb") as f:
+        pickle.dump({"param values": values, "mean value": np.array([100.0, 110.0, 120.0]),
+                     "synset words": ["a"] * TINY.num_classes}, f, protocol=2)
+    out = script.convert(src, str(tmp_path / "from_pkl.npz"), log=lambda *a: None,
+                         base_cfg=TINY)
+    w = load_weights(out)
+    assert w.config.mean == (100.0, 110.0, 120.0) and w.config.channel_order == "bgr"
+    for name in params:
+        np.testing.assert_array_equal(w.arrays[name], params[name], err_msg=name)
+    # a pickle for another network is refused naming the layer
+    values[4] = values[4][:, :-1]                       # conv2_1_W: one input channel short
+    with open(src, "wb") as f:
+        pickle.dump({"param values": values}, f, protocol=2)
+    with pytest.raises(UserError, match=r"vgg16\.pkl: layer conv2_1: conv2_1_W has shape"):
+        script.convert(src, str(tmp_path / "x.npz"), log=lambda *a: None, base_cfg=TINY)

@@ -10,6 +10,11 @@ frames) for tests and the synthetic data; the paper's settings are the default.
 
     from rcnreid.baselines.registry import ROWS, run_row
     dist, pid, gid = run_row("HOG3D", ds, trial=0, fast=True)
+
+The experiments runner (``experiments/units.py``, units ``baseline/<name>``) looks rows up in
+:data:`REGISTRY` and calls them with keywords from a file path:
+``REGISTRY[name](data_path, trial, seed=0, profile="paper", log=None)``; every profile but
+``"paper"`` uses the ``fast`` settings (the runner's quick / test profiles run on synthetic data).
 """
 import dataclasses
 
@@ -242,3 +247,24 @@ def run_row(name, ds, trial, fast=False, seed=0, log=None):
     if name not in ROWS:
         raise UserError("row %r: unknown; choose from %s" % (name, ", ".join(ROWS)))
     return ROWS[name](ds, trial, fast=fast, seed=seed, log=log)
+
+
+#: The runner's profile whose rows use the papers' settings; the others use ``fast=True``.
+PAPER_PROFILE = "paper"
+
+
+def _path_row(name):
+    def row(data_path, trial, seed=0, profile=PAPER_PROFILE, log=None):
+        from rcnreid.data.reader import ReIDDataset
+        return run_row(name, ReIDDataset(data_path), int(trial),
+                       fast=str(profile) != PAPER_PROFILE, seed=int(seed), log=log)
+    row.__name__ = "row_" + name.replace("+", "_").lower()
+    row.__doc__ = ("%s on trial ``trial`` of the dataset file ``data_path``: (distance, probe "
+                   "ids, gallery ids); ``profile`` other than %r uses the fast settings."
+                   % (name, PAPER_PROFILE))
+    return row
+
+
+#: Row name -> ``fn(data_path, trial, seed=0, profile="paper", log=None)`` (the interface the
+#: experiments runner calls, see the module docstring).
+REGISTRY = {name: _path_row(name) for name in ROWS}

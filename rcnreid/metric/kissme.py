@@ -13,6 +13,7 @@ Both covariances are shrunk as Sigma <- (1 - beta) Sigma + beta tr(Sigma)/d I be
 Sigma_S is singular. ``beta=0`` inverts with the pseudo-inverse instead.
 """
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from rcnreid.errors import UserError
 from rcnreid.metric.distances import (as_matrix, check_labels, different_person_pairs,
@@ -65,7 +66,7 @@ def select_pairs(y, cameras=None, n_negatives=None, rng=None):
     return pos, neg
 
 
-class KISSME:
+class KISSME(BaseEstimator):
     """KISSME estimator: ``fit(X, y, cameras=None)``, ``pairwise_distance(A, B)`` (Mahalanobis
     with M), ``transform(X)`` (X L^T with L^T L = M, so Euclidean there equals the Mahalanobis
     distance).

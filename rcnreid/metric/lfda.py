@@ -19,6 +19,7 @@ adding S^w to anything (see docs/REPRODUCTION.md §4).
 """
 import numpy as np
 import scipy.linalg
+from sklearn.base import BaseEstimator
 
 from rcnreid.errors import UserError
 from rcnreid.metric.distances import as_matrix, check_labels, euclidean, squared_euclidean
@@ -88,7 +89,7 @@ def regularize(S, beta):
     return (1.0 - beta) * S + beta * np.trace(S) / d * np.eye(d)
 
 
-class LFDA:
+class LFDA(BaseEstimator):
     """LFDA estimator: ``fit(X, y)``, ``transform(X)``, ``pairwise_distance(A, B)`` (Euclidean in
     the embedding).
 

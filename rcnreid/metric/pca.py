@@ -2,11 +2,13 @@
 dimension of our original representation ... 128")."""
 import numpy as np
 
+from sklearn.base import BaseEstimator
+
 from rcnreid.errors import UserError
 from rcnreid.metric.distances import as_matrix, euclidean
 
 
-class PCA:
+class PCA(BaseEstimator):
     """Principal component analysis by SVD of the centred training matrix.
 
     ``n_components`` is capped at ``min(n_samples, n_features)`` (the number of directions the

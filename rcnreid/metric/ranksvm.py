@@ -15,6 +15,7 @@ matches sampled (with ``seed``) per anchor. Ranking a gallery uses the distance 
 """
 import numpy as np
 from scipy.optimize import minimize
+from sklearn.base import BaseEstimator
 
 from rcnreid.errors import UserError
 from rcnreid.metric.distances import as_matrix, check_labels, same_person_pairs
@@ -56,7 +57,7 @@ def primal_objective(w, Z, C):
     return f, g
 
 
-class RankSVM:
+class RankSVM(BaseEstimator):
     """Primal RankSVM estimator: ``fit(X, y, cameras=None)``, ``score(A, B)`` (Na, Nb) and
     ``pairwise_distance(A, B) = -score(A, B)``.
 
