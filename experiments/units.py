@@ -66,23 +66,12 @@ def call_with(fn, **available):
 def cmc_from_distance(dist, probe_ids, gallery_ids):
     """CMC (fractions, ranks 1..G) of a probe x gallery distance matrix (smaller = closer).
 
-    Probe i's rank is 1 + the number of gallery entries strictly closer than its true match
-    (ties counted in the probe's favour); probes without a match in the gallery are skipped.
+    The same computation and tie rule as the deep rows' evaluation (:func:`rcnreid.cmc.cmc_curve`,
+    pessimistic ties), so every row of a table is ranked the same way.
     """
-    dist = np.asarray(dist, dtype=np.float64)
-    probe_ids = np.asarray(probe_ids)
-    gallery_ids = np.asarray(gallery_ids)
-    ranks = []
-    for i, pid in enumerate(probe_ids):
-        match = gallery_ids == pid
-        if not match.any():
-            continue
-        best = dist[i, match].min()
-        ranks.append(int((dist[i, ~match] < best).sum()))
-    if not ranks:
-        raise ValueError("no probe has a match in the gallery")
-    counts = np.bincount(ranks, minlength=len(gallery_ids))[:len(gallery_ids)]
-    return np.cumsum(counts) / float(len(ranks))
+    from rcnreid.cmc import cmc_curve
+    return cmc_curve(dist, probe_ids, gallery_ids, max_rank=len(gallery_ids),
+                     higher_is_better=False)
 
 
 def _cmc_of(result):

@@ -10,7 +10,7 @@ match is at rank <= r. Probes with no true match in the gallery are left out (an
 
 **Ties** (``ties=``): ``"pessimistic"`` (default) puts every wrong gallery entry whose score
 equals the match's score *before* the match, so the rank is 1 + #(wrong entries scoring >= the
-match); a network that outputs a constant gets rank-1 = 1/G (chance), not 100 %.
+match); a network that outputs a constant gets no credit (rank-1 = 0), not 100 %.
 ``"optimistic"`` puts them after it: rank = 1 + #(wrong entries scoring strictly better).
 Average precision uses the same order (ties between two true matches do not change AP).
 """

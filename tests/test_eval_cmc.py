@@ -35,7 +35,7 @@ def test_ties_are_pessimistic_by_default_and_optimistic_on_request():
     assert np.allclose(cmc_curve(S, probes, gallery, 4), [0, 0, 1, 1])
     assert np.allclose(cmc_curve(S, probes, gallery, 4, ties="optimistic"), [1, 1, 1, 1])
     assert mean_average_precision(S, probes, gallery) == pytest.approx(1 / 3)
-    # a constant score matrix is chance under the default rule, never 100 %
+    # a constant score matrix gets no credit under the default rule (rank-1 = 0), never 100 %
     C = np.zeros((4, 4))
     assert cmc_curve(C, [1, 2, 3, 4], [1, 2, 3, 4], 4)[0] == 0.0
     with pytest.raises(UserError):

@@ -102,6 +102,10 @@ def test_cmc_from_distance_matches_bruteforce():
         hits[pos:] += 1
     np.testing.assert_allclose(ours, hits / n)
     assert ours[-1] == 1.0
+    # ties are ranked as in the deep rows' evaluation (pessimistic): a constant distance gets no
+    # credit before the last rank, not a perfect score
+    flat = cmc_from_distance(np.ones((n, n)), probe_ids, gallery_ids)
+    np.testing.assert_allclose(flat, np.r_[np.zeros(n - 1), 1.0])
 
 
 def test_as_percent_cmc_scales_and_pads():
