@@ -174,7 +174,7 @@ def read_cached(options, dataset, trial, key):
 
 
 @contextlib.contextmanager
-def _unit_lock(path):
+def unit_lock(path):
     """Serialise two processes (e.g. SLURM array tasks) that want the same unit."""
     try:
         import fcntl
@@ -221,7 +221,7 @@ def compute_unit(ctx, key):
     if key not in ctx.units:
         raise RowNotRun("no code for unit %r" % key)
     path = cache_path(opts, ctx.dataset, ctx.trial, key)
-    with _unit_lock(path):
+    with unit_lock(path):
         cached = read_cached(opts, ctx.dataset, ctx.trial, key)     # another process finished it
         if cached is not None:
             return cached

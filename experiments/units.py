@@ -244,17 +244,30 @@ def _deep_metric_unit(method):
 # VGG-16 + FC-GRU (Table 2)
 
 def vgg_unit(ctx):
-    """Table 2 VGG 16 + FC-GRU: needs a VGG-16 weights file; trains the FC-GRU on fc7 features."""
+    """Table 2 VGG 16 + FC-GRU: needs a VGG-16 weights file; trains the FC-GRU on fc7 features.
+
+    VGG-16 is fine-tuned on VIPeR once for all datasets and trials, and fc7 is extracted once per
+    dataset, into ``runs/<data>-<profile>/vgg16_finetune``; both steps hold the runner's lock, so
+    parallel trials (JOBS, SLURM) wait for them instead of repeating them.
+    """
+    from experiments.runner import unit_lock
     weights = ctx.options.vgg16_weights
     if not weights:
         raise RowNotRun("no VGG-16 weights file (set VGG16_WEIGHTS=...)")
     if not os.path.exists(weights):
         raise RowNotRun("VGG16_WEIGHTS=%s: file not found" % weights)
-    run_vgg = need("rcnreid.finetune", "run_vgg_trial")
+    ft = need("rcnreid.finetune")
+    opts = ctx.options
+    shared = os.path.join(opts.results, "runs", opts.run_tag, "vgg16_finetune")
+    profile = ctx.profile.train_profile
+    with unit_lock(os.path.join(shared, "finetune")):
+        tuned = ft.finetuned_weights(weights, shared, profile, seed=opts.seed, log=ctx.log)
+    with unit_lock(os.path.join(shared, ctx.dataset + ".fc7")):
+        features = ft.fc7_features(ctx.data_path, tuned, shared, log=ctx.log)
     out_dir = ctx.run_dir("fc_gru")
-    res = call_with(run_vgg, data_path=ctx.data_path, trial=ctx.trial, weights_path=weights,
-                    profile=ctx.profile.train_profile, out_dir=out_dir, seed=ctx.seed,
-                    log=ctx.log)
+    res = ft.run_vgg_trial(ctx.data_path, ctx.trial, tuned, profile=profile, out_dir=out_dir,
+                           seed=ctx.seed, log=ctx.log, finetune_dir=shared,
+                           features_path=features)
     return {"cmc": _cmc_of(res), "out_dir": out_dir}
 
 

@@ -352,6 +352,37 @@ def is_finetuned(weights_path):
         raise UserError("%s: not a readable .npz file (%s)" % (path, exc))
 
 
+def finetuned_weights(weights_path, finetune_dir, profile="paper", seed=0, log=print,
+                      viper_path=None):
+    """VGG-16 weights fine-tuned on VIPeR (Section 5.3), fine-tuning them into ``finetune_dir``
+    first (resumable; a finished run is reused) unless ``weights_path`` already holds weights from
+    ``rcnreid finetune-vgg``. The VIPeR file is ``viper_path`` or ``$VIPER_H5``."""
+    if is_finetuned(weights_path):
+        return weights_path
+    viper_path = viper_path or os.environ.get("VIPER_H5", "")
+    if not viper_path:
+        raise UserError("VGG 16 + FC-GRU: %s is ImageNet weights and Section 5.3 fine-tunes "
+                        "them on VIPeR first; set VIPER_H5=viper.h5 (python -m data_prep "
+                        "viper) or give weights from `rcnreid finetune-vgg`" % weights_path)
+    return finetune(viper_path, weights_path, finetune_dir, get_finetune_config(profile),
+                    resume=True, seed=seed, log=log)
+
+
+def fc7_features(data_path, tuned, finetune_dir, log=print, features_path=None):
+    """Path of the per-frame fc7 file of ``data_path`` under weights ``tuned`` (default
+    ``finetune_dir/<dataset stem>.fc7.h5``), extracted unless an up-to-date one is there."""
+    from rcnreid.fc7 import FrameFeatures, extract_fc7
+    stem = os.path.splitext(os.path.basename(os.fspath(data_path)))[0]
+    features_path = features_path or os.path.join(finetune_dir, stem + ".fc7.h5")
+    if os.path.isfile(features_path):
+        ff = FrameFeatures(features_path)
+        if (ff.attrs.get("weights") == os.path.abspath(os.fspath(tuned))
+                and os.path.getmtime(features_path) >= os.path.getmtime(tuned)):
+            return features_path
+    extract_fc7(data_path, tuned, features_path, log=log)
+    return features_path
+
+
 def run_vgg_trial(data_path, trial, weights_path, profile="paper", out_dir=".", seed=0,
                   log=print, viper_path=None, finetune_dir=None, features_path=None):
     """Table 2's "VGG 16 + FC-GRU" on one trial: fine-tune, extract fc7, train and evaluate.
@@ -368,33 +399,18 @@ def run_vgg_trial(data_path, trial, weights_path, profile="paper", out_dir=".", 
     from rcnreid.configs import get_config
     from rcnreid.data.reader import ReIDDataset
     from rcnreid.evaluate import evaluate
-    from rcnreid.fc7 import FeatureInputs, FrameFeatures, extract_fc7
+    from rcnreid.fc7 import FeatureInputs
     from rcnreid.train import train
     from rcnreid import checkpoint as ckptlib
     log = log or (lambda *a: None)
     out_dir = os.path.abspath(os.fspath(out_dir))
     finetune_dir = finetune_dir or os.path.join(os.path.dirname(os.path.dirname(out_dir)),
                                                 "vgg16_finetune")
-    if is_finetuned(weights_path):
-        tuned = weights_path
-    else:
-        viper_path = viper_path or os.environ.get("VIPER_H5", "")
-        if not viper_path:
-            raise UserError("VGG 16 + FC-GRU: %s is ImageNet weights and Section 5.3 fine-tunes "
-                            "them on VIPeR first; set VIPER_H5=viper.h5 (python -m data_prep "
-                            "viper) or give weights from `rcnreid finetune-vgg`" % weights_path)
-        tuned = finetune(viper_path, weights_path, finetune_dir, get_finetune_config(profile),
-                         resume=True, seed=seed, log=log)
-    stem = os.path.splitext(os.path.basename(os.fspath(data_path)))[0]
-    features_path = features_path or os.path.join(finetune_dir, stem + ".fc7.h5")
+    tuned = finetuned_weights(weights_path, finetune_dir, profile, seed=seed, log=log,
+                              viper_path=viper_path)
+    features_path = fc7_features(data_path, tuned, finetune_dir, log=log,
+                                 features_path=features_path)
     ds = ReIDDataset(data_path)
-    fresh = False
-    if os.path.isfile(features_path):
-        ff = FrameFeatures(features_path)
-        fresh = (ff.attrs.get("weights") == os.path.abspath(os.fspath(tuned))
-                 and os.path.getmtime(features_path) >= os.path.getmtime(tuned))
-    if not fresh:
-        extract_fc7(data_path, tuned, features_path, log=log)
     inputs = FeatureInputs(ds, features_path)
     cfg = get_config("fc_gru", profile)
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, fc_input_dim=inputs.dim))

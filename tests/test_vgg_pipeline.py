@@ -195,3 +195,36 @@ def test_run_vgg_trial_and_commands(files, tmp_path, monkeypatch):
     assert FrameFeatures(out).mirror is None
     assert main(["extract-fc7", "--data", files["data"], "--weights",
                  str(tmp_path / "nope.h5")]) == 2
+
+
+def test_table2_vgg_row_runs_with_a_weights_file(files, tmp_path, monkeypatch):
+    """`make table2 VGG16_WEIGHTS=... VIPER_H5=...`: the row runs on both datasets, VGG-16 is
+    fine-tuned once for both, and without VIPER_H5 the row is shown as not run with the reason."""
+    from experiments.runner import main as table_main
+    from experiments.table2 import ROWS
+    from rcnreid.finetune import FINETUNE_PROFILES
+    from rcnreid.weights import load_weights, save_npz
+    w = str(tmp_path / "tiny.npz")
+    save_npz(w, load_weights(files["weights"], TINY).arrays, TINY)
+    monkeypatch.setitem(FINETUNE_PROFILES, "test", _ft_cfg(epochs=1, batch_size=6))
+    res = str(tmp_path / "results")
+    argv = ["--data", "synthetic", "--profile", "test", "--trials", "1", "--results", res,
+            "--row", "VGG 16 + FC-GRU", "--vgg16-weights", w]
+    monkeypatch.delenv("VIPER_H5", raising=False)
+    assert table_main("table2", ROWS, argv) == 0
+    with open(os.path.join(res, "table2.json")) as f:
+        cell = [r for r in json.load(f)["rows"] if r["name"] == "VGG 16 + FC-GRU"][0]["ours"]
+    assert all(cell[d]["status"] == "not run" and "VIPER_H5" in cell[d]["reason"]
+               for d in ("ilidsvid", "prid2011"))
+    monkeypatch.setenv("VIPER_H5", files["viper"])
+    assert table_main("table2", ROWS, argv) == 0
+    with open(os.path.join(res, "table2.json")) as f:
+        cell = [r for r in json.load(f)["rows"] if r["name"] == "VGG 16 + FC-GRU"][0]["ours"]
+    for d in ("ilidsvid", "prid2011"):
+        assert cell[d]["status"] != "not run", cell[d]
+        assert cell[d]["trials_done"] == [0] and len(cell[d]["mean_cmc"]) == 20
+    shared = os.path.join(res, "runs", "synthetic-test", "vgg16_finetune")
+    tuned = [n for n in os.listdir(shared) if n.endswith(".npz")]
+    assert tuned == ["vgg16-finetuned.npz"]                   # one fine-tuning for both datasets
+    assert sorted(n for n in os.listdir(shared) if n.endswith(".fc7.h5")) == [
+        "synthetic-ilidsvid-8.fc7.h5", "synthetic-prid2011-8.fc7.h5"]
