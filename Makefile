@@ -20,11 +20,14 @@ PRID_PROTOCOL ?= 200
 ILIDSVID_H5   ?= $(DATADIR)/ilidsvid.h5
 PRID_H5       ?= $(DATADIR)/prid2011.h5
 RESULTS ?= results
+VGG16_WEIGHTS ?=
+VIPER_H5 ?=
+export VGG16_WEIGHTS VIPER_H5
 BENCH_CONFIG ?= cpu
 EXP_ARGS = --data $(DATA) --profile $(PROFILE) --trials $(TRIALS) --jobs $(JOBS) \
            --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS)
 
-.PHONY: help venv test demo info bench data synth-data table2 table3 table4 table5 fig5 paper clean
+.PHONY: help venv test demo info bench data table2 table3 table4 table5 fig5 paper collect clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
@@ -33,6 +36,7 @@ help:
 	@echo "make bench      throughput of the ConvGRU graph (BENCH_CONFIG=cpu|paper)"
 	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
 	@echo "make table2 .. table5, fig5, paper   DATA=real|synthetic PROFILE=paper|quick TRIALS=N JOBS=N"
+	@echo "make collect    rebuild every table and Fig. 5 from finished trials (computes nothing)"
 
 venv: $(STAMP)
 
@@ -65,5 +69,8 @@ fig5: $(STAMP)
 
 paper: table2 table3 table4 table5 fig5
 
+collect: $(STAMP)
+	$(PY) experiments/collect.py $(EXP_ARGS)
+
 clean:
-	rm -rf demo_out .pytest_cache
+	rm -rf demo-output .pytest_cache

@@ -56,6 +56,7 @@ def plot_fig5(report, out_png):
         ax.set_xlabel("Rank")
         ax.set_ylabel("Matching rate (%)")
         ax.set_xlim(1, 20)
+        ax.set_xticks([1, 5, 10, 15, 20])
         ax.set_ylim(0, 100)
         ax.grid(alpha=0.3)
         if rows:
