@@ -1,6 +1,7 @@
 """Speed benchmark of the Siamese ConvGRU graph (``make bench``; issue 8).
 
-    python -m rcnreid.bench --config cpu [--json] [--naive] [--steps N] [--warmup N]
+    python -m rcnreid.bench --config cpu [--json] [--naive | --form F | --compare]
+                            [--steps N] [--warmup N]
 
 Measures for a named configuration: graph compile time (training step + representation);
 training-step time and sequences per second (forward, backward, RMSProp update on ``pairs``
@@ -55,68 +56,152 @@ def _median_time(fn, steps, warmup):
     return statistics.median(times)
 
 
-def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None):
-    """Run the benchmark for BENCH_CONFIGS[name]; returns a dict with :data:`KEYS` and more."""
+#: Graph forms: (naive graph?, how the training step's gradient goes through the recurrence).
+FORMS = {
+    "fused": (False, "manual"),        # the default: batched input convolutions, fused gates,
+                                       # hand-written BPTT (rcnreid.convgru_bptt)
+    "fused-theano-bptt": (False, "theano"),   # the same forward graph, Theano's scan gradient
+    "naive": (True, "theano"),         # the straightforward Eq. 2/3: every convolution in the scan
+}
+
+
+def _check_args(name, form, steps, warmup):
+    if form not in FORMS:
+        raise UserError("bench --form %s: unknown; choose one of %s" % (form, ", ".join(FORMS)))
     if name not in BENCH_CONFIGS:
         raise UserError("bench --config %s: unknown; choose one of %s"
                         % (name, ", ".join(sorted(BENCH_CONFIGS))))
     if steps < 1 or warmup < 0:
         raise UserError("bench --steps: must be >= 1 (and --warmup >= 0)")
-    from rcnreid.model import SiameseRCN
-    from rcnreid.optim import OptimConfig
-    from rcnreid.summary import gflop_per_sequence
-    from rcnreid.theano_env import describe
 
+
+class _Prepared:
+    """One graph form of one configuration, compiled, with its random inputs."""
+
+    def __init__(self, name, form, seed, log):
+        from rcnreid.model import SiameseRCN
+        from rcnreid.optim import OptimConfig
+        naive, bptt = FORMS[form]
+        self.name, self.form = name, form
+        self.bc = bc = BENCH_CONFIGS[name]
+        self.cfg = cfg = MODEL_PRESETS[bc.model]
+        model = SiameseRCN(cfg, seed=seed)
+        rng = np.random.RandomState(seed)
+        if cfg.kind == "convgru":
+            shape = (bc.t_len, bc.pairs, cfg.input_channels) + tuple(cfg.input_hw)
+        else:
+            shape = (bc.t_len, bc.pairs, cfg.fc_input_dim)
+        self.xa = rng.uniform(-1, 1, shape).astype("float32")
+        self.xb = rng.uniform(-1, 1, shape).astype("float32")
+        self.y = (np.arange(bc.pairs) % 2 == 0).astype("float32")
+        self.x_both = np.concatenate([self.xa, self.xb], axis=1)
+        log("compiling the training step (%s form) ..." % form)
+        t0 = time.perf_counter()
+        self.trainer = model.build_train(OptimConfig(), naive=naive, bptt=bptt)
+        self.compile_train = time.perf_counter() - t0
+        log("compiling the representation (%s form) ..." % form)
+        t0 = time.perf_counter()
+        self.rep = model.build_represent(naive=naive)
+        self.compile_infer = time.perf_counter() - t0
+
+    def train_step(self):
+        self.trainer.step(self.xa, self.xb, self.y)
+
+    def infer(self):
+        self.rep(self.x_both)
+
+    def result(self, train_s, infer_s, steps, warmup):
+        from rcnreid.summary import gflop_per_sequence
+        from rcnreid.theano_env import describe
+        bc = self.bc
+        gflop = gflop_per_sequence(self.cfg, bc.t_len)
+        train_seq_s = 2 * bc.pairs / train_s
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return {
+            "config": self.name,
+            "model": bc.model,
+            "form": self.form,
+            "t_len": bc.t_len,
+            "pairs_per_step": bc.pairs,
+            "steps_timed": steps,
+            "warmup_steps": warmup,
+            "compile_s": self.compile_train + self.compile_infer,
+            "compile_train_s": self.compile_train,
+            "compile_infer_s": self.compile_infer,
+            "train_step_s": train_s,
+            "train_sequences_per_s": train_seq_s,
+            "infer_sequences_per_s": 2 * bc.pairs / infer_s,
+            "peak_rss_mb": peak_kb / 1024.0,
+            "gflop_per_sequence": gflop,
+            "train_gflops": 3.0 * gflop * train_seq_s,
+            "device": describe(),
+        }
+
+
+def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None):
+    """Run the benchmark for BENCH_CONFIGS[name]; returns a dict with :data:`KEYS` and more.
+
+    ``form``: one of :data:`FORMS` (default ``"naive"`` if ``naive`` else ``"fused"``)."""
+    form = form or ("naive" if naive else "fused")
+    _check_args(name, form, steps, warmup)
     log = log or (lambda msg: None)
-    bc = BENCH_CONFIGS[name]
-    cfg = MODEL_PRESETS[bc.model]
-    model = SiameseRCN(cfg, seed=seed)
-    rng = np.random.RandomState(seed)
-    if cfg.kind == "convgru":
-        shape = (bc.t_len, bc.pairs, cfg.input_channels) + tuple(cfg.input_hw)
-    else:
-        shape = (bc.t_len, bc.pairs, cfg.fc_input_dim)
-    xa = rng.uniform(-1, 1, shape).astype("float32")
-    xb = rng.uniform(-1, 1, shape).astype("float32")
-    y = (np.arange(bc.pairs) % 2 == 0).astype("float32")
-    x_both = np.concatenate([xa, xb], axis=1)
-
-    log("compiling the training step (%s form) ..." % ("naive" if naive else "fused"))
-    t0 = time.perf_counter()
-    trainer = model.build_train(OptimConfig(), naive=naive)
-    compile_train = time.perf_counter() - t0
-    log("compiling the representation ...")
-    t0 = time.perf_counter()
-    rep = model.build_represent(naive=naive)
-    compile_infer = time.perf_counter() - t0
-
+    prep = _Prepared(name, form, seed, log)
     log("timing %d training steps after %d warm-up ..." % (steps, warmup))
-    train_s = _median_time(lambda: trainer.step(xa, xb, y), steps, warmup)
+    train_s = _median_time(prep.train_step, steps, warmup)
     log("timing %d representation calls after %d warm-up ..." % (steps, warmup))
-    infer_s = _median_time(lambda: rep(x_both), steps, warmup)
+    infer_s = _median_time(prep.infer, steps, warmup)
+    return prep.result(train_s, infer_s, steps, warmup)
 
-    gflop = gflop_per_sequence(cfg, bc.t_len)
-    train_seq_s = 2 * bc.pairs / train_s
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {
-        "config": name,
-        "model": bc.model,
-        "form": "naive" if naive else "fused",
-        "t_len": bc.t_len,
-        "pairs_per_step": bc.pairs,
-        "steps_timed": steps,
-        "warmup_steps": warmup,
-        "compile_s": compile_train + compile_infer,
-        "compile_train_s": compile_train,
-        "compile_infer_s": compile_infer,
-        "train_step_s": train_s,
-        "train_sequences_per_s": train_seq_s,
-        "infer_sequences_per_s": 2 * bc.pairs / infer_s,
-        "peak_rss_mb": peak_kb / 1024.0,
-        "gflop_per_sequence": gflop,
-        "train_gflops": 3.0 * gflop * train_seq_s,
-        "device": describe(),
-    }
+
+def compare_forms(name, forms=tuple(FORMS), steps=5, warmup=1, seed=0, log=None):
+    """Every form in ``forms``, compiled in one process and timed round-robin (one call of each
+    form in turn), so that a machine whose speed drifts affects them alike. Returns
+    ``{"config", "steps_timed", "warmup_steps", "forms": {form: result}, "speedup": {form:
+    {"train": naive time / form time, "infer": ...}}}`` (speedups only when "naive" is timed).
+    """
+    log = log or (lambda msg: None)
+    for form in forms:
+        _check_args(name, form, steps, warmup)
+    preps = [_Prepared(name, form, seed, log) for form in forms]
+    times = {f: {"train": [], "infer": []} for f in forms}
+    for what in ("train", "infer"):
+        log("timing %d %s calls of each form, round-robin, after %d warm-up ..."
+            % (steps, what, warmup))
+        for i in range(warmup + steps):
+            for prep in preps:
+                fn = prep.train_step if what == "train" else prep.infer
+                t0 = time.perf_counter()
+                fn()
+                if i >= warmup:
+                    times[prep.form][what].append(time.perf_counter() - t0)
+    out = {"config": name, "steps_timed": steps, "warmup_steps": warmup, "forms": {},
+           "speedup": {}}
+    for prep in preps:
+        t = times[prep.form]
+        out["forms"][prep.form] = prep.result(statistics.median(t["train"]),
+                                              statistics.median(t["infer"]), steps, warmup)
+    if "naive" in out["forms"]:
+        base = out["forms"]["naive"]
+        for f, r in out["forms"].items():
+            out["speedup"][f] = {"train": base["train_step_s"] / r["train_step_s"],
+                                 "infer": r["infer_sequences_per_s"]
+                                 / base["infer_sequences_per_s"]}
+    return out
+
+
+def format_comparison(c):
+    lines = ["benchmark %s: every form timed round-robin, medians of %d calls after %d warm-up"
+             % (c["config"], c["steps_timed"], c["warmup_steps"]),
+             "  %-18s %9s %12s %10s %12s %12s %10s" % ("form", "compile s", "train step s",
+                                                       "speed-up", "train GFLOP/s", "infer seq/s",
+                                                       "speed-up")]
+    for f, r in c["forms"].items():
+        sp = c["speedup"].get(f, {})
+        lines.append("  %-18s %9.1f %12.3f %10s %12.1f %12.2f %10s"
+                     % (f, r["compile_s"], r["train_step_s"],
+                        "%.2fx" % sp["train"] if sp else "-", r["train_gflops"],
+                        r["infer_sequences_per_s"], "%.2fx" % sp["infer"] if sp else "-"))
+    return "\n".join(lines)
 
 
 def format_report(r):
@@ -144,15 +229,27 @@ def main(argv=None):
     p.add_argument("--config", default="cpu", help="one of %s" % ", ".join(sorted(BENCH_CONFIGS)))
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--naive", action="store_true",
-                   help="the straightforward Eq. 2 (six convolutions per step inside the scan)")
+                   help="the straightforward Eq. 2 (six convolutions per step inside the scan); "
+                        "same as --form naive")
+    p.add_argument("--form", default=None, choices=sorted(FORMS),
+                   help="graph form: fused (default), fused-theano-bptt (Theano's scan "
+                        "gradient), naive")
+    p.add_argument("--compare", action="store_true",
+                   help="time every form (fused, fused-theano-bptt, naive) round-robin in one "
+                        "process and report the speed-ups over the naive form")
     p.add_argument("--steps", type=int, default=5, help="timed calls (median reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls first")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    log = lambda m: print("[bench] " + m, file=sys.stderr, flush=True)  # noqa: E731
     try:
+        if args.compare:
+            c = compare_forms(args.config, steps=args.steps, warmup=args.warmup, seed=args.seed,
+                              log=log)
+            print(json.dumps(c, sort_keys=True) if args.json else format_comparison(c))
+            return 0
         r = run_bench(args.config, naive=args.naive, steps=args.steps, warmup=args.warmup,
-                      seed=args.seed,
-                      log=lambda m: print("[bench] " + m, file=sys.stderr, flush=True))
+                      seed=args.seed, form=args.form, log=log)
     except UserError as exc:
         print("rcnreid.bench: error: %s" % exc, file=sys.stderr)
         return 2

@@ -85,11 +85,15 @@ def _zero_state(x_level, ch):
     return T.unbroadcast(z, 0, 1, 2, 3)
 
 
-def run_convgru(P, x_levels, cfg, naive=False):
+def run_convgru(P, x_levels, cfg, naive=False, record=None):
     """Hidden sequences of all levels.
 
     P: name -> Theano variable; x_levels: list of (T, B, Cx_l, H_l, W_l) tensors (the encoder's
     maps). Returns a list of (T, B, Ch_l, H_l, W_l) tensors, one per level.
+
+    ``record`` (a dict, fused form only): filled with what the hand-written backward pass of
+    :mod:`rcnreid.convgru_bptt` needs: the scan's input sequences ``pre``, the recurrent kernels
+    ``rec``, and the gate activations ``z``, ``r``, ``c`` of every step (extra scan outputs).
     """
     shapes = check_level_sizes(cfg)
     L = cfg.num_levels
@@ -162,7 +166,7 @@ def run_convgru(P, x_levels, cfg, naive=False):
 
     def fstep(*args):
         a_t, hs_prev, ws = args[:L], args[L:2 * L], args[2 * L:]
-        new = []
+        new, acts = [], []
         pos = 0
         for l in range(L):
             lw = ws[pos:pos + sizes[l]]
@@ -182,11 +186,17 @@ def run_convgru(P, x_levels, cfg, naive=False):
             r = T.nnet.sigmoid(gates[:, ch:])
             c = T.tanh(a_t[l][:, 2 * ch:] + conv(r * h, lw[-1]))
             new.append(h + z * (c - h))      # = (1 - z) h + z c
-        return new
+            acts.extend([z, r, c])
+        return new + acts if record is not None else new
 
-    outs, _ = theano.scan(fstep, sequences=pre, outputs_info=h0, non_sequences=flat,
+    outs_info = h0 + ([None] * (3 * L) if record is not None else [])
+    outs, _ = theano.scan(fstep, sequences=pre, outputs_info=outs_info, non_sequences=flat,
                           strict=True, name="convgru_fused")
-    return outs if isinstance(outs, list) else [outs]
+    outs = outs if isinstance(outs, list) else [outs]
+    if record is not None:
+        record.update(pre=pre, rec=rec, fuse_cross=fuse_cross, hws=hws, hidden=outs[:L],
+                      z=outs[L::3], r=outs[L + 1::3], c=outs[L + 2::3])
+    return outs[:L]
 
 
 def convgru_param_counts(cfg):

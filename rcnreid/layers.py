@@ -23,13 +23,17 @@ def maxpool2(x, ceil=True, hw=None):
     """2x2 max-pooling with stride 2 over the last two axes of ``x`` (N, C, H, W).
 
     ``ceil`` keeps a partial last window. When the static size ``hw`` = (H, W) is given and both
-    are even, the pooling is written as a reshape and a max (same numbers; its gradient is one
-    elementwise op, several times faster on the CPU than Theano's ``MaxPoolGrad``).
+    are even, the pooling is written as two elementwise maxima of adjacent rows, then of adjacent
+    columns (same numbers, and the same gradient: every input equal to its window's maximum gets
+    it). On the CPU this is ~7x faster forward than Theano's reduction over a 6-d reshape and
+    ~2x faster forward + backward than ``Pool``/``MaxPoolGrad`` (docs/SPEED.md).
     """
     if hw is not None and hw[0] % 2 == 0 and hw[1] % 2 == 0:
         n, c = x.shape[0], x.shape[1]
-        blocks = x.reshape((n, c, hw[0] // 2, 2, hw[1] // 2, 2), ndim=6)
-        return blocks.max(axis=(3, 5))
+        rows = x.reshape((n, c, hw[0] // 2, 2, hw[1]), ndim=5)
+        rows = T.maximum(rows[:, :, :, 0, :], rows[:, :, :, 1, :])
+        cols = rows.reshape((n, c, hw[0] // 2, hw[1] // 2, 2), ndim=5)
+        return T.maximum(cols[:, :, :, :, 0], cols[:, :, :, :, 1])
     return pool_2d(x, ws=(2, 2), stride=(2, 2), ignore_border=not ceil, mode="max")
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from rcnreid import init as initlib
 from rcnreid.convgru import convgru_params, run_convgru, check_level_sizes
+from rcnreid.convgru_bptt import fused_gradients
 from rcnreid.encoder import encode, encoder_params
 from rcnreid.errors import UserError
 from rcnreid.fcgru import fcgru_params, run_fcgru
@@ -81,8 +82,10 @@ class SiameseRCN:
     def input_variable(self, name):
         return T.tensor5(name) if self.cfg.kind == "convgru" else T.tensor3(name)
 
-    def frames_graph(self, x, naive=False):
-        """Frame-level outputs (T, B, D) (the x_t of Table 3) for a symbolic input ``x``."""
+    def frames_graph(self, x, naive=False, record=None):
+        """Frame-level outputs (T, B, D) (the x_t of Table 3) for a symbolic input ``x``.
+
+        ``record``: see :func:`rcnreid.convgru.run_convgru` (fused ConvGRU only)."""
         P = self.params
         if self.cfg.kind == "fcgru":
             hidden = run_fcgru(P, x, self.cfg)
@@ -90,12 +93,13 @@ class SiameseRCN:
             t_len, batch = x.shape[0], x.shape[1]
             maps = encode(P, fold_time(x), self.cfg)
             levels = [unfold_time(m, t_len, batch) for m in maps]
-            hidden = run_convgru(P, levels, self.cfg, naive=naive)
+            hidden = run_convgru(P, levels, self.cfg, naive=naive, record=record)
         return frame_outputs(P, hidden, self.cfg)
 
-    def represent_graph(self, x, mask=None, naive=False):
+    def represent_graph(self, x, mask=None, naive=False, record=None):
         """h-bar (B, repr_dim) (Eq. 4 / Table 3 pooling); ``mask`` (B, D) is the dropout mask."""
-        h = temporal_pool(self.frames_graph(x, naive=naive), self.cfg.temporal_pooling)
+        h = temporal_pool(self.frames_graph(x, naive=naive, record=record),
+                          self.cfg.temporal_pooling)
         if mask is not None:
             h = h * mask
         if self.cfg.fc_head_dim:
@@ -120,10 +124,10 @@ class SiameseRCN:
             raise UserError("model input %s: a sequence needs at least one frame" % name)
         return x
 
-    def build_train(self, optim_cfg=None, naive=False, seed=None):
+    def build_train(self, optim_cfg=None, naive=False, seed=None, bptt="manual"):
         """Compile the Siamese training step; see :class:`Trainer`."""
         return Trainer(self, optim_cfg or OptimConfig(), naive=naive,
-                       seed=self.seed + 1 if seed is None else seed)
+                       seed=self.seed + 1 if seed is None else seed, bptt=bptt)
 
     def build_represent(self, naive=False):
         """A function x (T, B, ...) -> float32 (B, repr_dim), without dropout."""
@@ -165,9 +169,18 @@ class Trainer:
     Dropout masks are drawn in numpy from a ``RandomState(seed)`` and passed into the graph, so
     :meth:`get_state` / :meth:`set_state` (RMSProp accumulators + that RNG's state) resume a run
     bit for bit.
+
+    ``bptt``: how the gradient goes through the fused ConvGRU recurrence: ``"manual"`` (default,
+    the hand-written backward pass of :mod:`rcnreid.convgru_bptt`, no recomputation) or
+    ``"theano"`` (Theano's own gradient of the scan). Both give the same gradient; the naive graph
+    and the FC-GRU always use Theano's.
     """
 
-    def __init__(self, model, optim_cfg, naive=False, seed=1):
+    BPTT = ("manual", "theano")
+
+    def __init__(self, model, optim_cfg, naive=False, seed=1, bptt="manual"):
+        if bptt not in self.BPTT:
+            raise UserError("bptt=%r: use one of %s" % (bptt, ", ".join(self.BPTT)))
         self.model = model
         self.cfg = optim_cfg
         self.rng = np.random.RandomState(seed)
@@ -176,13 +189,20 @@ class Trainer:
         y = T.vector("y")
         mask = T.matrix("mask")
         x = T.concatenate([xa, xb], axis=1)
-        h = model.represent_graph(x, mask=mask, naive=naive)
+        manual = bptt == "manual" and not naive and model.cfg.kind == "convgru"
+        self.bptt = "manual" if manual else "theano"
+        record = {} if manual else None
+        h = model.represent_graph(x, mask=mask, naive=naive, record=record)
         nb = xa.shape[1]
         logit = similarity_logit(h[:nb], h[nb:], model.params["sim_v"], model.params["sim_c"])
         loss = bce_loss(logit, y, optim_cfg.loss_reduction)
         acc = T.mean(T.eq(T.gt(logit, np.float32(0)), T.gt(y, np.float32(0.5))))
         params = list(model.params.values())
-        grads = clip_gradients(T.grad(loss, params), optim_cfg.clip)
+        if manual:
+            grads = fused_gradients(loss, params, record, model.cfg)
+        else:
+            grads = T.grad(loss, params)
+        grads = clip_gradients(grads, optim_cfg.clip)
         updates, self.accumulators = rmsprop_updates(params, grads, optim_cfg)
         self.fn = theano.function([xa, xb, y, mask], [loss, T.cast(acc, "float32")],
                                   updates=updates, name="train_step")

@@ -27,3 +27,16 @@ def test_bench_unknown_config_is_one_line_error():
     out = subprocess.run([sys.executable, "-m", "rcnreid.bench", "--config", "nope"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "cpu" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bench_compare_times_every_form_and_reports_speedups():
+    from rcnreid.bench import FORMS, compare_forms, format_comparison
+    c = compare_forms("tiny", steps=1, warmup=0)
+    assert set(c["forms"]) == set(FORMS) and c["steps_timed"] == 1
+    naive = c["forms"]["naive"]
+    for form, r in c["forms"].items():
+        assert r["form"] == form and r["train_step_s"] > 0 and r["infer_sequences_per_s"] > 0
+        assert abs(c["speedup"][form]["train"] - naive["train_step_s"] / r["train_step_s"]) < 1e-9
+    assert c["speedup"]["naive"] == {"train": 1.0, "infer": 1.0}
+    text = format_comparison(c)
+    assert all(form in text for form in FORMS) and "speed-up" in text
