@@ -6,7 +6,8 @@ A :class:`RunConfig` is plain data: ``model`` (:class:`rcnreid.model_config.Mode
 
 - rows (what is compared in the paper): ``deep_rcn`` (Table 2, Deep RCN 5x5/5x5),
   ``deep_rcn_9x9_1x1`` (Table 2), ``rcn_ind`` (Table 2, RCN-Ind), ``pool_max``,
-  ``pool_average``, ``pool_fisher`` (Table 3 temporal pooling) and ``fc_gru`` (Table 2,
+  ``pool_average`` (= ``deep_rcn``), ``pool_fisher`` (Table 3 temporal pooling), ``pool_last``
+  (Eq. 4 read literally: the last time step; docs/REPRODUCTION.md §1) and ``fc_gru`` (Table 2,
   VGG-16 fc7 + FC-GRU; trained on per-frame feature vectors);
 - profiles (how big): ``paper`` (the paper's sizes and protocol), ``cpu`` (paper input size and
   protocol, fewer ConvGRU channels), ``quick`` (small input, few channels, short runs: minutes
@@ -28,7 +29,7 @@ from rcnreid.optim import OptimConfig
 
 PROFILES = ("paper", "cpu", "quick", "test")
 ROWS = ("deep_rcn", "deep_rcn_9x9_1x1", "rcn_ind", "pool_max", "pool_average", "pool_fisher",
-        "fc_gru")
+        "pool_last", "fc_gru")
 SHORTHANDS = {"paper": ("deep_rcn", "paper"), "cpu": ("deep_rcn", "cpu"),
               "quick": ("deep_rcn", "quick"), "tiny": ("deep_rcn", "test")}
 PAIR_MODES = ("cross_camera", "any_camera")
@@ -141,6 +142,7 @@ ROW_MODEL_CHANGES = {
     "pool_max": {"temporal_pooling": "max"},
     "pool_average": {"temporal_pooling": "average"},
     "pool_fisher": {"temporal_pooling": "fisher"},
+    "pool_last": {"temporal_pooling": "last"},
     "fc_gru": {"kind": "fcgru", "hidden_channels": (512,), "fc_input_dim": 4096},
 }
 
@@ -159,7 +161,7 @@ PROFILE_FC_SIZES = {"paper": {}, "cpu": {"hidden_channels": (128,)},
 PROFILE_TRAIN = {
     "paper": {},
     "cpu": {"epochs": 100, "test_augs": "center_mirror"},
-    "quick": {"epochs": 60, "seq_len": 8, "test_augs": "center_mirror", "eval_batch": 32,
+    "quick": {"epochs": 150, "seq_len": 8, "test_augs": "center_mirror", "eval_batch": 32,
               "optim": OptimConfig(learning_rate=1e-2, dropout=0.0)},
     "test": {"epochs": 3, "seq_len": 4, "batch_pairs": 4, "test_augs": "center",
              "eval_batch": 32, "eval_max_len": 12,     # dropout on: resume tests cover its RNG

@@ -52,7 +52,7 @@ class ModelConfig:
     spatial_pooling: str = "average"     # last hidden map -> vector
     level_fusion: str = "project"        # how Eq. 4 averages levels of unequal channel counts
     fusion_dim: Optional[int] = None     # for "project": None = max(hidden_channels)
-    temporal_pooling: str = "last"       # "last" (Eq. 4) | "average" | "max" | "fisher"
+    temporal_pooling: str = "average"    # "average" (5.4.2) | "last" (Eq. 4) | "max" | "fisher"
     fisher_components: int = 16          # GMM size for temporal_pooling="fisher"
     fc_head_dim: Optional[int] = None    # optional fc layer (tanh) on the representation (4.1)
     # --- initialisation (Section 5.2) ---

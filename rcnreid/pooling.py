@@ -7,8 +7,9 @@
    then the mean over levels), "zeropad_mean" (zero-pad to the widest level, then the mean),
    "concat", "top" (top level only), "mean" (equal widths only, Eq. 4 literally).
    Applied at every time step this gives the frame-level outputs x_t of Table 3.
-3. Temporal pooling (``temporal_pooling``): "last" (Eq. 4: the last time step), "average" and
-   "max" over all time steps (Table 3). "fisher" trains with "average" and encodes the frame-level
+3. Temporal pooling (``temporal_pooling``): "average" (default; Section 5.4.2: the mean of the
+   x_t over all time steps), "max" over all time steps (Table 3), "last" (Eq. 4 read literally:
+   the last time step). "fisher" trains with "average" and encodes the frame-level
    outputs with a Fisher vector at evaluation time (:class:`FisherTemporalPooling`).
 """
 from collections import OrderedDict

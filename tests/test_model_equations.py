@@ -11,10 +11,10 @@ from tests.test_model_reference import loss_np, represent_np
 
 TINY = MODEL_PRESETS["tiny"]
 VARIANTS = {
-    # stacked Deep RCN (Eq. 3), gates fused with the cross-layer kernels, Eq. 4 "last"
+    # stacked Deep RCN (Eq. 3), gates fused with the cross-layer kernels, average over time
     "stacked": TINY,
-    # RCN-Ind: no cross-layer input; other pooling options
-    "ind": TINY.scaled(stacked=False, level_fusion="zeropad_mean", temporal_pooling="average",
+    # RCN-Ind: no cross-layer input; other pooling options, Eq. 4's last time step
+    "ind": TINY.scaled(stacked=False, level_fusion="zeropad_mean", temporal_pooling="last",
                        spatial_pooling="max"),
     # 5x5 input / 1x1 hidden kernels (the 9x9/1x1 row's shape of the graph): cross-layer kernel
     # differs from the hidden one, so the gate convolutions are not fused; fc head; concat fusion;
@@ -114,7 +114,8 @@ def test_gradients_match_finite_differences_of_numpy_oracle(compiled):
 
 
 def test_fcgru_matches_numpy_eq_1():
-    cfg = MODEL_PRESETS["fc_gru"].scaled(channels=(4, 3), fc_input_dim=6, level_fusion="project")
+    cfg = MODEL_PRESETS["fc_gru"].scaled(channels=(4, 3), fc_input_dim=6, level_fusion="project",
+                                         temporal_pooling="last")
     model = SiameseRCN(cfg, seed=1)
     _randomise(model, 2)
     rep = model.build_represent()

@@ -28,6 +28,9 @@ def test_rows_keep_their_defining_change_at_every_profile():
         assert get_config("rcn_ind", prof).model.stacked is False
         assert get_config("pool_max", prof).model.temporal_pooling == "max"
         assert get_config("pool_fisher", prof).model.temporal_pooling == "fisher"
+        assert get_config("pool_last", prof).model.temporal_pooling == "last"
+        # the Deep RCN averages over time (Section 5.4.2, Table 3 = Table 2)
+        assert get_config("deep_rcn", prof).model == get_config("pool_average", prof).model
         assert get_config("fc_gru", prof).model.kind == "fcgru"
     assert get_config("quick_rcn_ind") == get_config("rcn_ind", "quick")
     assert get_config("tiny") == get_config("deep_rcn", "test")
