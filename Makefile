@@ -24,6 +24,7 @@ VGG16_WEIGHTS ?=
 VIPER_H5 ?=
 export VGG16_WEIGHTS VIPER_H5
 BENCH_CONFIG ?= cpu
+TEST_JOBS ?= 2
 EXP_ARGS = --data $(DATA) --profile $(PROFILE) --trials $(TRIALS) --jobs $(JOBS) \
            --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS)
 
@@ -45,7 +46,7 @@ $(STAMP): setup.py scripts/bootstrap.sh
 	@touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile tests
 
 demo: $(STAMP)
 	$(PY) -m rcnreid demo

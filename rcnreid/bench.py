@@ -153,16 +153,18 @@ def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None)
     return prep.result(train_s, infer_s, steps, warmup)
 
 
-def compare_forms(name, forms=tuple(FORMS), steps=5, warmup=1, seed=0, log=None):
+def compare_forms(name, forms=tuple(FORMS), steps=5, warmup=1, seed=0, log=None,
+                  prepare=_Prepared):
     """Every form in ``forms``, compiled in one process and timed round-robin (one call of each
     form in turn), so that a machine whose speed drifts affects them alike. Returns
     ``{"config", "steps_timed", "warmup_steps", "forms": {form: result}, "speedup": {form:
     {"train": naive time / form time, "infer": ...}}}`` (speedups only when "naive" is timed).
+    ``prepare(name, form, seed, log)`` builds what is timed (default: :class:`_Prepared`).
     """
     log = log or (lambda msg: None)
     for form in forms:
         _check_args(name, form, steps, warmup)
-    preps = [_Prepared(name, form, seed, log) for form in forms]
+    preps = [prepare(name, form, seed, log) for form in forms]
     times = {f: {"train": [], "infer": []} for f in forms}
     for what in ("train", "infer"):
         log("timing %d %s calls of each form, round-robin, after %d warm-up ..."

@@ -8,7 +8,7 @@
 # - python3-venv / python3-dev (Debian system Python only, when missing and root): the venv
 #   module and Python.h, which Theano needs to compile its C code.
 # - The Python packages pinned in setup.py (Theano-PyMC 1.1.2 needs numpy < 1.24, scipy < 1.12
-#   and setuptools < 70 for pkg_resources), plus pytest.
+#   and setuptools < 70 for pkg_resources), plus pytest and pytest-xdist.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
@@ -57,6 +57,6 @@ fi
 say "installing rcnreid and its pinned dependencies into $VENV (first time: about a minute)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "pip>=23" "wheel" "setuptools<70" 2>&1 | grep -v '^WARNING: Location' || true
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true
-"$VENV/bin/python" -c "import rcnreid.theano_env, numpy, scipy, h5py, PIL, matplotlib, sklearn, cv2, pytest" \
+"$VENV/bin/python" -c "import rcnreid.theano_env, numpy, scipy, h5py, PIL, matplotlib, sklearn, cv2, pytest, xdist" \
     || { echo "[bootstrap] the installation is incomplete (see the pip output above)" >&2; exit 1; }
 say "ready: $("$VENV/bin/python" -c 'import numpy; from rcnreid.theano_env import theano; print("Theano", theano.__version__, "numpy", numpy.__version__)')"
