@@ -267,17 +267,12 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
     net = VGG16(net_cfg, params=params)
     trainer = ClassifierTrainer(net, cfg, seed=seed + 1)
     data_rng = np.random.RandomState(seed + 2)
-    start = 0
-    if ckpt is not None:
-        for n, v in ckpt.params.items():
+
+    def set_params(arrays):
+        for n, v in arrays.items():
             net.params[n].set_value(np.asarray(v, dtype=np.float32))
-        trainer.set_state(ckpt.optim_state)
-        data_rng.set_state(ckpt.rng_states["data"])
-        start = ckpt.epoch
-        trainlog.truncate_log(log_path, start)
-        log("resuming %s from epoch %d" % (out_dir, start))
-    else:
-        trainlog.truncate_log(log_path, 0)
+
+    start = trainlog.restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log)
     write_json(os.path.join(out_dir, "finetune_config.json"),
                {"finetune": cfg.to_dict(), "vgg": json.loads(net_cfg.to_json()), **attrs})
 

@@ -182,16 +182,8 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
             % cfg.name)
     model, trainer = compiled_model(cfg, seed)
     data_rng = np.random.RandomState(seed + 2)
-    start = 0
-    if ckpt is not None:
-        model.set_params(ckpt.params)
-        trainer.set_state(ckpt.optim_state)
-        data_rng.set_state(ckpt.rng_states["data"])
-        start = ckpt.epoch
-        trainlog.truncate_log(log_path, start)
-        log("resuming %s from epoch %d" % (out_dir, start))
-    else:
-        trainlog.truncate_log(log_path, 0)
+    start = trainlog.restore_run(ckpt, model.set_params, trainer, data_rng, log_path, out_dir,
+                                 log)
 
     attrs = {"seed": seed, "trial": trial, "data_path": os.path.abspath(os.fspath(data_path)),
              "dataset": ds.name, "frame_hw": list(ds.frame_hw), "config_name": cfg.name}
