@@ -263,14 +263,20 @@ def test_conv_avg_fc6_is_the_dense_layer_slid_over_pool5_and_averaged():
     np.testing.assert_allclose(fc6, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
-def test_conversion_script_writes_a_checked_npz(tmp_path):
+def _conversion_script():
+    """scripts/convert_vgg_weights.py as a module (scripts/ is not a package)."""
     import importlib.util
-    from rcnreid.weights import load_weights
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     spec = importlib.util.spec_from_file_location(
         "convert_vgg_weights", os.path.join(here, "scripts", "convert_vgg_weights.py"))
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
+    return script
+
+
+def test_conversion_script_writes_a_checked_npz(tmp_path):
+    from rcnreid.weights import load_weights
+    script = _conversion_script()
     layers = tf_layout_arrays(TINY, seed=5)
     src = str(tmp_path / "k.h5")
     write_keras1_h5(src, layers)
@@ -292,15 +298,10 @@ def test_conversion_script_writes_a_checked_npz(tmp_path):
 def test_conversion_script_reads_a_lasagne_model_zoo_pickle(tmp_path):
     """The Lasagne model zoo's vgg16.pkl: {'param values': 32 arrays in network order, already
     our layout (cross-correlation kernels, fc6 rows (C, H, W)), 'mean value': BGR mean}."""
-    import importlib.util
     import pickle
     from rcnreid.vgg16 import LAYERS, random_params
     from rcnreid.weights import load_weights
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location(
-        "convert_vgg_weights", os.path.join(here, "scripts", "convert_vgg_weights.py"))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = _conversion_script()
     params = random_params(TINY, seed=9)
     values = [params[layer + s] for layer in LAYERS for s in ("_W", "_b")]
     src = str(tmp_path / "vgg16.pkl")
