@@ -62,6 +62,15 @@ def _shift_in_time(h):
     return T.concatenate([T.zeros_like(h[:1]), h[:-1]], axis=0)
 
 
+def _split(items, sizes):
+    """``items`` cut into consecutive runs of the given sizes."""
+    out, pos = [], 0
+    for n in sizes:
+        out.append(items[pos:pos + n])
+        pos += n
+    return out
+
+
 def convgru_backward(record, g_hidden, cfg):
     """Gradients of the fused ConvGRU graph recorded by ``run_convgru(..., record=record)``.
 
@@ -95,14 +104,7 @@ def convgru_backward(record, g_hidden, cfg):
     def step(*args):
         n_seq = sum(sizes)
         sq, carry, ws = args[:n_seq], args[n_seq:n_seq + L], args[n_seq + L:]
-        per_level, pos = [], 0
-        for l in range(L):
-            per_level.append(sq[pos:pos + sizes[l]])
-            pos += sizes[l]
-        lws, pos = [], 0
-        for l in range(L):
-            lws.append(ws[pos:pos + wsizes[l]])
-            pos += wsizes[l]
+        per_level, lws = _split(sq, sizes), _split(ws, wsizes)
         from_above = [None] * L
         d_gates, d_cand, new_carry = [None] * L, [None] * L, [None] * L
         one = f32(1)
@@ -177,7 +179,6 @@ def fused_gradients(loss, params, record, cfg):
     known, direct = convgru_backward(record, g_hidden, cfg)
     # 3) below it, and back from the concatenated recurrent kernels to the named parameters
     below = [p for p in params if p.name.startswith(("enc", "gru"))]
-    known = OrderedDict(known)
     known.update(direct)
     g_below = theano.grad(None, wrt=below, known_grads=known, disconnected_inputs="ignore",
                           return_disconnected="zero")
