@@ -20,7 +20,7 @@ from rcnreid.atomic import write_json
 from rcnreid.cmc import evaluate_scores
 from rcnreid.data import augment
 from rcnreid.errors import UserError
-from rcnreid.inputs import run_rows
+from rcnreid.inputs import make_inputs, run_rows
 
 
 def represent_rows(model, inputs, rows, augs, batch=8, max_len=None, rep=None, log=None,
@@ -65,7 +65,6 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
     (.npz) when given. Returns the result dict.
     """
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.train import make_inputs
     from data_prep.h5out import check_out_path
     log = log or (lambda *a: None)
     if out_path:

@@ -22,7 +22,7 @@ from rcnreid import checkpoint as ckptlib
 from rcnreid.atomic import atomic_path
 from rcnreid.data import augment
 from rcnreid.errors import UserError
-from rcnreid.inputs import run_rows
+from rcnreid.inputs import make_inputs, run_rows
 
 LEVELS = ("sequence", "frame")
 
@@ -31,7 +31,6 @@ def extract_features(data_path, checkpoint_path, out_path, level="sequence", aug
                      log=print, rows=None, inputs=None):
     """Write the representations of every sequence (or of ``rows``) to ``out_path``; returns it."""
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.train import make_inputs
     from data_prep.h5out import check_out_path
     log = log or (lambda *a: None)
     if level not in LEVELS:

@@ -19,8 +19,8 @@ The fc7 file (HDF5, written atomically by :func:`extract_fc7`):
 :class:`FeatureInputs` has the interface of :class:`rcnreid.inputs.ImageInputs`
 (``train_batch``, ``test_view``, ``test_length``), so the FC-GRU trains and evaluates through
 :func:`rcnreid.train.train` and :func:`rcnreid.evaluate.evaluate` unchanged (their ``inputs``
-argument; :func:`make_feature_inputs` is what ``rcnreid.train.make_inputs`` calls for a model of
-kind ``"fcgru"``). By default the features of ``DATA.h5`` live in ``DATA.fc7.h5``
+argument; :func:`make_feature_inputs` is what ``rcnreid.inputs.make_inputs`` calls for a
+model of kind ``"fcgru"``). By default the features of ``DATA.h5`` live in ``DATA.fc7.h5``
 (:func:`default_features_path`).
 """
 import json

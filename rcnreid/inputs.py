@@ -46,6 +46,17 @@ class ImageInputs:
         return augment.apply(frames, aug, out_hw=self.out_hw, crop_hw=self.crop_hw)
 
 
+def make_inputs(ds, cfg):
+    """The input source of run config ``cfg`` over dataset ``ds``: frames
+    (:class:`ImageInputs`) for ConvGRU models; for the FC-GRU (kind "fcgru") the per-frame VGG-16
+    fc7 features written beside the dataset by ``rcnreid extract-fc7`` (UserError naming the
+    file and the command when they are missing)."""
+    if cfg.model.kind == "fcgru":
+        from rcnreid.fc7 import make_feature_inputs
+        return make_feature_inputs(ds, cfg)
+    return ImageInputs(ds, cfg.model.input_hw, cfg.train.crop_hw)
+
+
 def run_rows(fn, inputs, rows, aug, batch=8, max_len=None, frame_level=False):
     """Apply a compiled per-sequence function to every row under one augmentation.
 

@@ -26,6 +26,7 @@ from rcnreid import trainlog
 from rcnreid.atomic import write_json
 from rcnreid.configs import RunConfig, get_config
 from rcnreid.errors import UserError
+from rcnreid.inputs import make_inputs
 
 
 class TrainingDiverged(UserError):
@@ -36,17 +37,6 @@ def _resolve_config(cfg, profile="paper"):
     if isinstance(cfg, RunConfig):
         return cfg
     return get_config(cfg, profile)
-
-
-def make_inputs(ds, cfg):
-    """The input source of a run config: frames for ConvGRU models; for the FC-GRU (kind
-    "fcgru") the per-frame VGG-16 fc7 features written beside the dataset by
-    ``rcnreid extract-fc7`` (UserError naming the file and the command when they are missing)."""
-    if cfg.model.kind == "fcgru":
-        from rcnreid.fc7 import make_feature_inputs
-        return make_feature_inputs(ds, cfg)
-    from rcnreid.inputs import ImageInputs
-    return ImageInputs(ds, cfg.model.input_hw, cfg.train.crop_hw)
 
 
 #: Compiled (model, trainer) pairs by (model config, optimiser config), most recent last.

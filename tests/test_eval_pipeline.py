@@ -151,7 +151,7 @@ def _write_sequence(folder, frames):
 
 def test_rank_folders_ranks_readable_folders_and_reports_broken_ones(trained, tmp_path):
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.rank import rank_folders
+    from rcnreid.rank_folders import rank_folders
     data, ckpt, _ = trained
     ds = ReIDDataset(data)
     _, test_p = ds.split(0)

@@ -16,7 +16,7 @@ def run(args):
     import sys
     from data_prep.h5out import check_out_path
     from rcnreid.atomic import write_json
-    from rcnreid.rank import format_ranking, rank_folders
+    from rcnreid.rank_folders import format_ranking, rank_folders
     if args.json:
         check_out_path(args.json, "--json", "ranking.json")
     res = rank_folders(args.model, args.probe, args.gallery, top=args.top,
