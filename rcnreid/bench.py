@@ -1,9 +1,11 @@
 """Speed benchmark of the Siamese ConvGRU graph (``make bench``; issue 8).
 
-    python -m rcnreid.bench --config cpu [--json] [--naive | --form F | --compare]
-                            [--steps N] [--warmup N]
+    python -m rcnreid.bench --config cpu [--set SECTION.FIELD=VALUE ...] [--json]
+                            [--naive | --form F | --compare] [--steps N] [--warmup N]
 
-Measures for a named configuration: graph compile time (training step + representation);
+Measures for a named configuration of the registry (:mod:`rcnreid.configs`: ``paper``, ``cpu``,
+``tiny``, ``quick_rcn_ind``, ...; T is the configuration's ``train.seq_len``, the pairs per step
+its profile's ``bench_pairs``): graph compile time (training step + representation);
 training-step time and sequences per second (forward, backward, RMSProp update on ``pairs``
 pairs = 2*pairs sequences of T frames); inference sequences per second (representation only,
 2*pairs sequences per call); peak resident memory; forward GFLOP per sequence counted from the
@@ -17,29 +19,11 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 
+from rcnreid.configs import get_config, profile_of
 from rcnreid.errors import UserError
-from rcnreid.model_config import MODEL_PRESETS
-
-
-@dataclass(frozen=True)
-class BenchConfig:
-    model: str          # a MODEL_PRESETS name
-    t_len: int = 20
-    pairs: int = 10
-
-
-BENCH_CONFIGS = {
-    # Table 1 encoder at 160x60, 3 stacked ConvGRUs 128/256/256, 5x5, T=20, 10 pairs: for a GPU.
-    "paper": BenchConfig("deep_rcn", 20, 10),
-    # same topology and input size, ConvGRU channels 16/32/32, T=20, 2 pairs: for the CPU.
-    "cpu": BenchConfig("cpu", 20, 2),
-    # for tests
-    "tiny": BenchConfig("tiny", 4, 2),
-}
 
 KEYS = ("config", "compile_s", "train_step_s", "train_sequences_per_s", "infer_sequences_per_s",
         "peak_rss_mb", "gflop_per_sequence", "train_gflops", "device")
@@ -65,12 +49,18 @@ FORMS = {
 }
 
 
-def _check_args(name, form, steps, warmup):
+def bench_setup(name, overrides=()):
+    """``(RunConfig, T, pairs)`` benchmarked for the registry name ``name`` (e.g. ``paper``: the
+    Table 1 encoder at 160x60, 3 stacked ConvGRUs 128/256/256, 5x5, T=20, 10 pairs, for a GPU;
+    ``cpu``: the same with ConvGRU channels 16/32/32 and 2 pairs; ``tiny``: for tests)."""
+    cfg = get_config(name, overrides=overrides)
+    return cfg, cfg.train.seq_len, profile_of(name).bench_pairs
+
+
+def _check_args(name, form, steps, warmup, overrides=()):
     if form not in FORMS:
         raise UserError("bench --form %s: unknown; choose one of %s" % (form, ", ".join(FORMS)))
-    if name not in BENCH_CONFIGS:
-        raise UserError("bench --config %s: unknown; choose one of %s"
-                        % (name, ", ".join(sorted(BENCH_CONFIGS))))
+    bench_setup(name, overrides)        # UserError naming the known configurations
     if steps < 1 or warmup < 0:
         raise UserError("bench --steps: must be >= 1 (and --warmup >= 0)")
 
@@ -78,26 +68,26 @@ def _check_args(name, form, steps, warmup):
 class _Prepared:
     """One graph form of one configuration, compiled, with its random inputs."""
 
-    def __init__(self, name, form, seed, log):
+    def __init__(self, name, form, seed, log, overrides=()):
         from rcnreid.model import SiameseRCN
-        from rcnreid.optim import OptimConfig
         naive, bptt = FORMS[form]
         self.name, self.form = name, form
-        self.bc = bc = BENCH_CONFIGS[name]
-        self.cfg = cfg = MODEL_PRESETS[bc.model]
+        run_cfg, self.t_len, self.pairs = bench_setup(name, overrides)
+        self.cfg = cfg = run_cfg.model
+        self.run_name = run_cfg.name
         model = SiameseRCN(cfg, seed=seed)
         rng = np.random.RandomState(seed)
         if cfg.kind == "convgru":
-            shape = (bc.t_len, bc.pairs, cfg.input_channels) + tuple(cfg.input_hw)
+            shape = (self.t_len, self.pairs, cfg.input_channels) + tuple(cfg.input_hw)
         else:
-            shape = (bc.t_len, bc.pairs, cfg.fc_input_dim)
+            shape = (self.t_len, self.pairs, cfg.fc_input_dim)
         self.xa = rng.uniform(-1, 1, shape).astype("float32")
         self.xb = rng.uniform(-1, 1, shape).astype("float32")
-        self.y = (np.arange(bc.pairs) % 2 == 0).astype("float32")
+        self.y = (np.arange(self.pairs) % 2 == 0).astype("float32")
         self.x_both = np.concatenate([self.xa, self.xb], axis=1)
         log("compiling the training step (%s form) ..." % form)
         t0 = time.perf_counter()
-        self.trainer = model.build_train(OptimConfig(), naive=naive, bptt=bptt)
+        self.trainer = model.build_train(run_cfg.train.optim, naive=naive, bptt=bptt)
         self.compile_train = time.perf_counter() - t0
         log("compiling the representation (%s form) ..." % form)
         t0 = time.perf_counter()
@@ -113,16 +103,16 @@ class _Prepared:
     def result(self, train_s, infer_s, steps, warmup):
         from rcnreid.summary import gflop_per_sequence
         from rcnreid.theano_env import describe
-        bc = self.bc
-        gflop = gflop_per_sequence(self.cfg, bc.t_len)
-        train_seq_s = 2 * bc.pairs / train_s
+        gflop = gflop_per_sequence(self.cfg, self.t_len)
+        train_seq_s = 2 * self.pairs / train_s
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         return {
             "config": self.name,
-            "model": bc.model,
+            "model": self.run_name,
+            "model_config": self.cfg.to_dict(),
             "form": self.form,
-            "t_len": bc.t_len,
-            "pairs_per_step": bc.pairs,
+            "t_len": self.t_len,
+            "pairs_per_step": self.pairs,
             "steps_timed": steps,
             "warmup_steps": warmup,
             "compile_s": self.compile_train + self.compile_infer,
@@ -130,7 +120,7 @@ class _Prepared:
             "compile_infer_s": self.compile_infer,
             "train_step_s": train_s,
             "train_sequences_per_s": train_seq_s,
-            "infer_sequences_per_s": 2 * bc.pairs / infer_s,
+            "infer_sequences_per_s": 2 * self.pairs / infer_s,
             "peak_rss_mb": peak_kb / 1024.0,
             "gflop_per_sequence": gflop,
             "train_gflops": 3.0 * gflop * train_seq_s,
@@ -138,14 +128,15 @@ class _Prepared:
         }
 
 
-def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None):
-    """Run the benchmark for BENCH_CONFIGS[name]; returns a dict with :data:`KEYS` and more.
+def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None, overrides=()):
+    """Run the benchmark for the registry configuration ``name`` (with ``overrides``, as
+    ``--set``); returns a dict with :data:`KEYS` and more.
 
     ``form``: one of :data:`FORMS` (default ``"naive"`` if ``naive`` else ``"fused"``)."""
     form = form or ("naive" if naive else "fused")
-    _check_args(name, form, steps, warmup)
+    _check_args(name, form, steps, warmup, overrides)
     log = log or (lambda msg: None)
-    prep = _Prepared(name, form, seed, log)
+    prep = _Prepared(name, form, seed, log, overrides=overrides)
     log("timing %d training steps after %d warm-up ..." % (steps, warmup))
     train_s = _median_time(prep.train_step, steps, warmup)
     log("timing %d representation calls after %d warm-up ..." % (steps, warmup))
@@ -154,17 +145,18 @@ def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None)
 
 
 def compare_forms(name, forms=tuple(FORMS), steps=5, warmup=1, seed=0, log=None,
-                  prepare=_Prepared):
+                  prepare=_Prepared, overrides=()):
     """Every form in ``forms``, compiled in one process and timed round-robin (one call of each
     form in turn), so that a machine whose speed drifts affects them alike. Returns
     ``{"config", "steps_timed", "warmup_steps", "forms": {form: result}, "speedup": {form:
     {"train": naive time / form time, "infer": ...}}}`` (speedups only when "naive" is timed).
-    ``prepare(name, form, seed, log)`` builds what is timed (default: :class:`_Prepared`).
+    ``prepare(name, form, seed, log, overrides=...)`` builds what is timed (default:
+    :class:`_Prepared`).
     """
     log = log or (lambda msg: None)
     for form in forms:
-        _check_args(name, form, steps, warmup)
-    preps = [prepare(name, form, seed, log) for form in forms]
+        _check_args(name, form, steps, warmup, overrides)
+    preps = [prepare(name, form, seed, log, overrides=overrides) for form in forms]
     times = {f: {"train": [], "infer": []} for f in forms}
     for what in ("train", "infer"):
         log("timing %d %s calls of each form, round-robin, after %d warm-up ..."
@@ -228,7 +220,12 @@ def format_report(r):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m rcnreid.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="cpu", help="one of %s" % ", ".join(sorted(BENCH_CONFIGS)))
+    p.add_argument("--config", default="cpu",
+                   help="a configuration name of rcnreid.configs (paper, cpu, tiny, quick_rcn_ind, "
+                        "...; default cpu)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   dest="overrides", help="change one field of the configuration, as for "
+                   "`rcnreid train` (repeatable), e.g. model.hidden_channels=[32,64,64]")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--naive", action="store_true",
                    help="the straightforward Eq. 2 (six convolutions per step inside the scan); "
@@ -247,11 +244,11 @@ def main(argv=None):
     try:
         if args.compare:
             c = compare_forms(args.config, steps=args.steps, warmup=args.warmup, seed=args.seed,
-                              log=log)
+                              log=log, overrides=args.overrides)
             print(json.dumps(c, sort_keys=True) if args.json else format_comparison(c))
             return 0
         r = run_bench(args.config, naive=args.naive, steps=args.steps, warmup=args.warmup,
-                      seed=args.seed, form=args.form, log=log)
+                      seed=args.seed, form=args.form, log=log, overrides=args.overrides)
     except UserError as exc:
         print("rcnreid.bench: error: %s" % exc, file=sys.stderr)
         return 2

@@ -1,22 +1,34 @@
-"""Run configurations: the model (Section 4, Tables 2, 3) plus the protocol (Section 5.2).
+"""The one registry of named configurations: the model (Section 4, Tables 2, 3) plus the protocol
+(Section 5.2), read by training (``rcnreid train``), the benchmark (``rcnreid bench``) and the
+experiments (``experiments/``).
 
 A :class:`RunConfig` is plain data: ``model`` (:class:`rcnreid.model_config.ModelConfig`) and
 ``train`` (:class:`TrainConfig`, which holds the optimiser's
 :class:`rcnreid.optim.OptimConfig`). Configurations are named by *row* and *profile*:
 
-- rows (what is compared in the paper): ``deep_rcn`` (Table 2, Deep RCN 5x5/5x5),
-  ``deep_rcn_9x9_1x1`` (Table 2), ``rcn_ind`` (Table 2, RCN-Ind), ``pool_max``,
+- rows (:data:`ROW_MODEL_CHANGES`, what is compared in the paper): ``deep_rcn`` (Table 2, Deep
+  RCN 5x5/5x5), ``deep_rcn_9x9_1x1`` (Table 2), ``rcn_ind`` (Table 2, RCN-Ind), ``pool_max``,
   ``pool_average`` (= ``deep_rcn``), ``pool_fisher`` (Table 3 temporal pooling), ``pool_last``
-  (Eq. 4 read literally: the last time step; docs/REPRODUCTION.md §1) and ``fc_gru`` (Table 2,
-  VGG-16 fc7 + FC-GRU; trained on per-frame feature vectors);
-- profiles (how big): ``paper`` (the paper's sizes and protocol), ``cpu`` (paper input size and
-  protocol, fewer ConvGRU channels), ``quick`` (small input, few channels, short runs: minutes
-  on 2 CPU cores on the synthetic set) and ``test`` (tiny, for the test-suite).
+  (Eq. 4 read literally: the last time step; docs/REPRODUCTION.md §1), ``fc_gru`` (Table 2,
+  VGG-16 fc7 + FC-GRU; trained on per-frame feature vectors) and the two Table 1 encoder
+  readings ``deep_rcn_table1_valid`` / ``deep_rcn_table1_exact``;
+- profiles (:data:`PROFILES`, how big): ``paper`` (the paper's sizes and protocol), ``cpu``
+  (paper input size and protocol, fewer ConvGRU channels), ``quick`` (small input, few channels,
+  short runs: minutes on 2 CPU cores on the synthetic set) and ``test`` (tiny, for the
+  test-suite); a profile also sizes what the experiments and the benchmark do besides training.
 
 ``get_config(row, profile)`` builds one; the names ``paper``, ``quick``, ``cpu`` and ``tiny``
 are shorthands for ``deep_rcn`` at that profile, and ``<profile>_<row>`` (e.g. ``quick_rcn_ind``)
-names any combination. The paper gives no number of epochs, learning rate or test-time crops;
-the values chosen and their alternatives are in ``docs/REPRODUCTION.md §3``.
+names any combination. Any field can then be changed with an override, the ``--set`` option of
+``rcnreid train``, ``rcnreid bench`` and the table scripts:
+
+>>> cfg = get_config("quick_rcn_ind", overrides=["train.optim.learning_rate=0.05",
+...                                              "model.temporal_pooling=max"])
+>>> cfg.train.optim.learning_rate, cfg.model.temporal_pooling, cfg.model.stacked
+(0.05, 'max', False)
+
+The paper gives no number of epochs, learning rate or test-time crops; the values chosen and
+their alternatives are in ``docs/REPRODUCTION.md §3``.
 """
 import dataclasses
 import json
@@ -27,11 +39,6 @@ from rcnreid.errors import UserError
 from rcnreid.model_config import ModelConfig
 from rcnreid.optim import OptimConfig
 
-PROFILES = ("paper", "cpu", "quick", "test")
-ROWS = ("deep_rcn", "deep_rcn_9x9_1x1", "rcn_ind", "pool_max", "pool_average", "pool_fisher",
-        "pool_last", "fc_gru")
-SHORTHANDS = {"paper": ("deep_rcn", "paper"), "cpu": ("deep_rcn", "cpu"),
-              "quick": ("deep_rcn", "quick"), "tiny": ("deep_rcn", "test")}
 PAIR_MODES = ("cross_camera", "any_camera")
 
 
@@ -133,8 +140,10 @@ def _dataclass_from(cls, d, what):
     return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 
-# ------------------------------------------------------------------------------ rows
-#: What each row changes in the model (Table 2 and Table 3), independent of the size.
+# ------------------------------------------------------------------------------ the registry
+#: What each row changes in the model (Table 2 and Table 3), independent of the size. The two
+#: ``deep_rcn_table1_*`` variants are no table's row: Table 1's sizes read two ways
+#: (docs/REPRODUCTION.md §1); they take the paper or cpu profile's 160x60 input.
 ROW_MODEL_CHANGES = {
     "deep_rcn": {},
     "deep_rcn_9x9_1x1": {"input_kernel": 9, "hidden_kernel": 1},
@@ -144,54 +153,94 @@ ROW_MODEL_CHANGES = {
     "pool_fisher": {"temporal_pooling": "fisher"},
     "pool_last": {"temporal_pooling": "last"},
     "fc_gru": {"kind": "fcgru", "hidden_channels": (512,), "fc_input_dim": 4096},
-}
-
-#: What each profile changes in the model size (ConvGRU rows) and in the protocol.
-PROFILE_MODEL_SIZES = {
-    "paper": {},
-    "cpu": {"hidden_channels": (16, 32, 32)},
-    "quick": {"input_hw": (40, 16), "encoder_channels": (8, 8, 8),
-              "hidden_channels": (8, 16, 16)},
-    "test": {"input_hw": (16, 8), "encoder_channels": (4, 4, 4), "hidden_channels": (3, 5, 5),
-             "input_kernel": 3, "hidden_kernel": 3},
-}
-PROFILE_FC_SIZES = {"paper": {}, "cpu": {"hidden_channels": (128,)},
-                    "quick": {"hidden_channels": (32,)},
-                    "test": {"hidden_channels": (6,), "fc_input_dim": 12}}
-PROFILE_TRAIN = {
-    "paper": {},
-    "cpu": {"epochs": 100, "test_augs": "center_mirror"},
-    "quick": {"epochs": 150, "seq_len": 8, "test_augs": "center_mirror", "eval_batch": 32,
-              "optim": OptimConfig(learning_rate=1e-2, dropout=0.0)},
-    "test": {"epochs": 3, "seq_len": 4, "batch_pairs": 4, "test_augs": "center",
-             "eval_batch": 32, "eval_max_len": 12,     # dropout on: resume tests cover its RNG
-             "optim": OptimConfig(learning_rate=1e-2, dropout=0.3)},
+    # valid 3x3 convolutions and floor pooling (79x29, 38x13, 18x5)
+    "deep_rcn_table1_valid": {"conv_padding": "valid", "pool_mode": "floor"},
+    # unpadded 4x4 convolutions, ceil pooling: 157x57 -> 79x29 -> 76x26 -> 38x13 -> 35x10 -> 18x5
+    "deep_rcn_table1_exact": {"encoder_kernel": 4, "conv_padding": "valid", "pool_mode": "ceil"},
 }
 
 
-def get_config(name, profile="paper"):
-    """The :class:`RunConfig` of row ``name`` at ``profile`` (one of :data:`PROFILES`).
+@dataclass(frozen=True)
+class Profile:
+    """How big a run is: one entry of :data:`PROFILES`, read by training, bench and experiments.
+
+    model: ModelConfig changes for the ConvGRU rows; fc_model: for the FC-GRU row;
+    train: TrainConfig changes (``optim`` an :class:`OptimConfig`);
+    synthetic_persons: persons of the built-in synthetic datasets of the experiments (None: the
+        generator's default);
+    fisher_components: GMM size of Table 3's Fisher-vector row (Section 5.4.2);
+    pca_dim: PCA size before Table 5's LFDA/KISSME on h-bar (Section 5.5: 128);
+    bench_pairs: pairs per timed training step of ``rcnreid bench`` (T is ``train.seq_len``).
+    """
+    model: dict = field(default_factory=dict)
+    fc_model: dict = field(default_factory=dict)
+    train: dict = field(default_factory=dict)
+    synthetic_persons: Optional[int] = None
+    fisher_components: int = 16
+    pca_dim: int = 128
+    bench_pairs: int = 10
+
+
+#: ``paper``: the paper's sizes and protocol (Section 5.2); ``cpu``: paper input size and
+#: protocol, fewer ConvGRU channels; ``quick``: small input, few channels, short runs (minutes on
+#: 2 CPU cores on the synthetic set); ``test``: tiny, for the test-suite.
+PROFILES = {
+    "paper": Profile(),
+    "cpu": Profile(model={"hidden_channels": (16, 32, 32)},
+                   fc_model={"hidden_channels": (128,)},
+                   train={"epochs": 100, "test_augs": "center_mirror"},
+                   bench_pairs=2),
+    "quick": Profile(model={"input_hw": (40, 16), "encoder_channels": (8, 8, 8),
+                            "hidden_channels": (8, 16, 16)},
+                     fc_model={"hidden_channels": (32,)},
+                     train={"epochs": 150, "seq_len": 8, "test_augs": "center_mirror",
+                            "eval_batch": 32,
+                            "optim": OptimConfig(learning_rate=1e-2, dropout=0.0)},
+                     synthetic_persons=24, fisher_components=4, pca_dim=32, bench_pairs=2),
+    "test": Profile(model={"input_hw": (16, 8), "encoder_channels": (4, 4, 4),
+                           "hidden_channels": (3, 5, 5), "input_kernel": 3, "hidden_kernel": 3},
+                    fc_model={"hidden_channels": (6,), "fc_input_dim": 12},
+                    train={"epochs": 3, "seq_len": 4, "batch_pairs": 4, "test_augs": "center",
+                           "eval_batch": 32, "eval_max_len": 12,   # dropout on: resume tests
+                           "optim": OptimConfig(learning_rate=1e-2, dropout=0.3)},  # cover its RNG
+                    synthetic_persons=8, fisher_components=2, pca_dim=8, bench_pairs=2),
+}
+ROWS = tuple(ROW_MODEL_CHANGES)
+SHORTHANDS = {"paper": ("deep_rcn", "paper"), "cpu": ("deep_rcn", "cpu"),
+              "quick": ("deep_rcn", "quick"), "tiny": ("deep_rcn", "test")}
+
+
+def get_config(name, profile="paper", reading="default", overrides=()):
+    """The :class:`RunConfig` of row ``name`` at ``profile`` (a key of :data:`PROFILES`).
 
     ``name`` may also be a shorthand (``paper``, ``cpu``, ``quick``, ``tiny``: Deep RCN at that
     profile, which then overrides ``profile``) or ``<profile>_<row>`` (e.g. ``quick_rcn_ind``).
+    ``reading`` (:data:`rcnreid.readings.READINGS`) is applied next, then ``overrides``
+    (``"section.field=value"`` strings or ``(path, value)`` pairs, :func:`apply_overrides`).
     """
-    row, prof = _resolve(name, profile)
+    row, prof = resolve_name(name, profile)
+    spec = PROFILES[prof]
     model_changes = dict(ROW_MODEL_CHANGES[row])
     if model_changes.get("kind") == "fcgru":
-        model_changes.update(PROFILE_FC_SIZES[prof])
+        model_changes.update(spec.fc_model)
     else:
-        size = dict(PROFILE_MODEL_SIZES[prof])
-        if row == "deep_rcn_9x9_1x1":       # keep the row's kernels at every size
+        size = dict(spec.model)
+        if "input_kernel" in model_changes:     # keep the row's kernels at every size
             size.pop("input_kernel", None)
             size.pop("hidden_kernel", None)
         model_changes.update(size)
     model = dataclasses.replace(ModelConfig(), **model_changes)
-    train = TrainConfig(**PROFILE_TRAIN[prof])
+    train = TrainConfig(**spec.train)
     label = row if prof == "paper" else "%s_%s" % (prof, row)
-    return RunConfig(model=model, train=train, name=label)
+    cfg = RunConfig(model=model, train=train, name=label)
+    if reading != "default":
+        from rcnreid.readings import apply_reading
+        cfg = apply_reading(cfg, reading)
+    return apply_overrides(cfg, overrides)
 
 
-def _resolve(name, profile):
+def resolve_name(name, profile="paper"):
+    """``(row, profile)`` that a configuration name stands for (see :func:`get_config`)."""
     if profile not in PROFILES:
         raise UserError("profile %r: unknown; choose one of %s" % (profile, ", ".join(PROFILES)))
     if name in SHORTHANDS:
@@ -205,30 +254,115 @@ def _resolve(name, profile):
                     % (name, ", ".join(CONFIG_NAMES)))
 
 
+def profile_of(name, profile="paper"):
+    """The :class:`Profile` a configuration name runs at (``tiny`` -> ``PROFILES["test"]``)."""
+    return PROFILES[resolve_name(name, profile)[1]]
+
+
 #: Every name :func:`get_config` accepts without a profile argument.
 CONFIG_NAMES = tuple(sorted(SHORTHANDS)) + ROWS + tuple(
     "%s_%s" % (p, r) for p in PROFILES if p != "paper" for r in ROWS)
 
 
-def load_config(name_or_path, profile="paper"):
-    """A named configuration, or a RunConfig JSON file (as written next to every run)."""
+# ------------------------------------------------------------------------------ --set overrides
+def parse_override(text):
+    """``"train.optim.learning_rate=0.01"`` -> ``(("train", "optim", "learning_rate"), 0.01)``.
+
+    The value is read as a JSON literal (numbers, true/false/null, lists, quoted strings) and
+    otherwise taken as a plain string (``model.temporal_pooling=max``).
+    """
+    path, eq, raw = str(text).partition("=")
+    keys = tuple(k.strip() for k in path.split("."))
+    if not eq or not all(keys):
+        raise UserError("--set %s: expected SECTION.FIELD=VALUE, e.g. "
+                        "train.optim.learning_rate=0.01 or model.temporal_pooling=max" % text)
+    raw = raw.strip()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    return keys, value
+
+
+def _compatible(old, new):
+    """Whether ``new`` may replace the field value ``old`` (same kind of value)."""
+    if old is None or new is None:
+        return True
+    if isinstance(old, bool) or isinstance(new, bool):
+        return isinstance(old, bool) and isinstance(new, bool)
+    if isinstance(old, int):
+        return isinstance(new, int)
+    if isinstance(old, float):
+        return isinstance(new, (int, float))
+    if isinstance(old, (list, tuple)):
+        return isinstance(new, list)
+    return isinstance(new, type(old))
+
+
+def apply_overrides(cfg, overrides):
+    """``cfg`` with each override applied in order (the ``--set`` of train, bench, experiments).
+
+    Each override is ``"section.field=value"`` (:func:`parse_override`) or a ``(keys, value)``
+    pair; ``section`` is ``model`` or ``train`` (``train.optim.<field>`` for the optimiser).
+    Unknown fields, values of another kind and values the configuration rejects are UserErrors.
+    """
+    if not overrides:
+        return cfg
+    d = cfg.to_dict()
+    for item in overrides:
+        keys, value = parse_override(item) if isinstance(item, str) else item
+        text = "%s=%s" % (".".join(keys), json.dumps(value))
+        node = d
+        for depth, key in enumerate(keys):
+            if not isinstance(node, dict) or key not in node:
+                where = ".".join(keys[:depth]) or "the run configuration"
+                known = sorted(node) if isinstance(node, dict) else []
+                raise UserError("--set %s: %s has no field %r; known: %s"
+                                % (text, where, key, ", ".join(known)))
+            if depth < len(keys) - 1:
+                node = node[key]
+        old = node[keys[-1]]
+        if isinstance(old, dict) or not _compatible(old, value):
+            raise UserError("--set %s: %s holds %s, not %s" % (
+                text, ".".join(keys), "a section" if isinstance(old, dict)
+                else "a value like %s" % json.dumps(old), json.dumps(value)))
+        node[keys[-1]] = value
+    try:
+        return RunConfig.from_dict(d)
+    except UserError as exc:
+        raise UserError("--set %s: %s" % (", ".join(map(str, overrides)), exc))
+    except (TypeError, ValueError) as exc:
+        raise UserError("--set %s: invalid value (%s)" % (", ".join(map(str, overrides)), exc))
+
+
+def load_config(name_or_path, profile="paper", reading=None, overrides=()):
+    """A named configuration, or a RunConfig JSON file (as written next to every run).
+
+    ``reading``: None keeps the file's own (and "default" for a name); ``overrides`` as in
+    :func:`apply_overrides`, applied last.
+    """
     import os
-    if name_or_path.endswith(".json") or os.path.sep in name_or_path:
-        if not os.path.isfile(name_or_path):
-            raise UserError("--config %s: file not found; give a configuration name (%s) or a "
-                            "config.json written by a run" % (name_or_path, ", ".join(
-                                sorted(SHORTHANDS))))
-        try:
-            with open(name_or_path, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UserError("--config %s: cannot read the file (%s)" % (name_or_path, exc))
-        try:
-            return RunConfig.from_json(text)
-        except UserError as exc:
-            raise UserError("--config %s: %s; give a config.json written by `rcnreid train`"
-                            % (name_or_path, exc))
-        except (ValueError, TypeError, AttributeError) as exc:
-            raise UserError("--config %s: not a run configuration (%s); give a config.json "
-                            "written by `rcnreid train`" % (name_or_path, exc))
-    return get_config(name_or_path, profile)
+    if not (name_or_path.endswith(".json") or os.path.sep in name_or_path):
+        return get_config(name_or_path, profile, reading=reading or "default",
+                          overrides=overrides)
+    if not os.path.isfile(name_or_path):
+        raise UserError("--config %s: file not found; give a configuration name (%s) or a "
+                        "config.json written by a run" % (name_or_path, ", ".join(
+                            sorted(SHORTHANDS))))
+    try:
+        with open(name_or_path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError("--config %s: cannot read the file (%s)" % (name_or_path, exc))
+    try:
+        cfg = RunConfig.from_json(text)
+    except UserError as exc:
+        raise UserError("--config %s: %s; give a config.json written by `rcnreid train`"
+                        % (name_or_path, exc))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise UserError("--config %s: not a run configuration (%s); give a config.json "
+                        "written by `rcnreid train`" % (name_or_path, exc))
+    if reading not in (None, "default"):
+        from rcnreid.readings import apply_reading
+        cfg = apply_reading(cfg, reading)
+    return apply_overrides(cfg, overrides)

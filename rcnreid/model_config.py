@@ -1,4 +1,7 @@
-"""Model configuration: plain dataclasses with the paper's values as defaults, and named presets.
+"""Model configuration: a plain dataclass with the paper's values as defaults.
+
+Named configurations (Table 2's rows, the CPU and test sizes) live in the one registry,
+:mod:`rcnreid.configs` (``get_config("rcn_ind").model``, ``get_config("tiny").model``).
 
 Paper references (Wu, Shen & van den Hengel, arXiv 1606.01609):
 
@@ -132,33 +135,3 @@ class ModelConfig:
                             % (", ".join(unknown), ", ".join(sorted(names))))
         kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
         return cls(**kw)
-
-
-#: Table 2 and the CPU/test sizes, by name.
-MODEL_PRESETS = {
-    # Deep RCN (5x5, 5x5): Section 5.2 / Table 2 row "Deep RCN".
-    "deep_rcn": ModelConfig(),
-    # Deep RCN with 9x9 input-to-state and 1x1 state-to-state kernels (Table 2).
-    "deep_rcn_9x9_1x1": ModelConfig(input_kernel=9, hidden_kernel=1),
-    # RCN-Ind: one ConvGRU per conv map, no cross-layer input, per-level average pooling.
-    "rcn_ind": ModelConfig(stacked=False),
-    # Table 1 read literally: valid 3x3 convolutions and floor pooling (79x29, 38x13, 18x5).
-    "deep_rcn_table1_valid": ModelConfig(conv_padding="valid", pool_mode="floor"),
-    # VGG-16 fc7 + FC-GRU (Eq. 1), input (T, B, 4096).
-    "fc_gru": ModelConfig(kind="fcgru", hidden_channels=(512,), fc_input_dim=4096),
-    # Same topology and input size, fewer ConvGRU channels: for the CPU.
-    "cpu": ModelConfig(hidden_channels=(16, 32, 32)),
-    "cpu_rcn_ind": ModelConfig(hidden_channels=(16, 32, 32), stacked=False),
-    # For tests: tiny everything.
-    "tiny": ModelConfig(input_hw=(16, 8), encoder_channels=(4, 4, 4), hidden_channels=(3, 5, 5),
-                        input_kernel=3, hidden_kernel=3),
-}
-
-
-def get_model_config(name):
-    """A preset by name; UserError naming the choices otherwise."""
-    try:
-        return MODEL_PRESETS[name]
-    except KeyError:
-        raise UserError("model preset %r: unknown; choose one of %s"
-                        % (name, ", ".join(sorted(MODEL_PRESETS))))

@@ -5,9 +5,9 @@ import subprocess
 import sys
 import time
 
-from rcnreid.bench import BENCH_CONFIGS, FORMS, KEYS, _Prepared, compare_forms, format_comparison
+from rcnreid.bench import FORMS, KEYS, _Prepared, bench_setup, compare_forms, format_comparison
+from rcnreid.configs import get_config
 from rcnreid.summary import gflop_per_sequence
-from rcnreid.model_config import MODEL_PRESETS
 
 
 def test_bench_json_has_every_key():
@@ -20,7 +20,8 @@ def test_bench_json_has_every_key():
     assert d["config"] == "tiny" and d["steps_timed"] == 2
     for k in KEYS[1:-1]:
         assert d[k] > 0, k
-    assert abs(d["gflop_per_sequence"] - gflop_per_sequence(MODEL_PRESETS["tiny"], 4)) < 1e-12
+    assert d["t_len"] == 4 and d["pairs_per_step"] == 2
+    assert abs(d["gflop_per_sequence"] - gflop_per_sequence(get_config("tiny").model, 4)) < 1e-12
     assert abs(d["train_gflops"] - 3 * d["gflop_per_sequence"] * d["train_sequences_per_s"]) < 1e-9
     assert {"floatX", "device", "blas_ldflags"} <= set(d["device"])
 
@@ -29,6 +30,20 @@ def test_bench_unknown_config_is_one_line_error():
     out = subprocess.run([sys.executable, "-m", "rcnreid.bench", "--config", "nope"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "cpu" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run([sys.executable, "-m", "rcnreid.bench", "--config", "tiny",
+                          "--set", "model.nope=1"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "nope" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bench_reads_the_registry_and_its_overrides():
+    """The benchmark's sizes are the registry's: T = train.seq_len, pairs = profile.bench_pairs."""
+    cfg, t_len, pairs = bench_setup("cpu")
+    assert cfg == get_config("cpu") and (t_len, pairs) == (20, 2)
+    cfg, t_len, pairs = bench_setup("paper")
+    assert cfg.model == get_config("deep_rcn").model and (t_len, pairs) == (20, 10)
+    cfg, t_len, _ = bench_setup("quick_rcn_ind", ["model.hidden_channels=[4,4,4]",
+                                                  "train.seq_len=6"])
+    assert cfg.model.hidden_channels == (4, 4, 4) and cfg.model.stacked is False and t_len == 6
 
 
 class _FakeForm(_Prepared):
@@ -37,10 +52,10 @@ class _FakeForm(_Prepared):
     and tests/test_model_bptt.py)."""
     calls = []
 
-    def __init__(self, name, form, seed, log):
+    def __init__(self, name, form, seed, log, overrides=()):
         self.name, self.form = name, form
-        self.bc = BENCH_CONFIGS[name]
-        self.cfg = MODEL_PRESETS[self.bc.model]
+        run_cfg, self.t_len, self.pairs = bench_setup(name, overrides)
+        self.cfg, self.run_name = run_cfg.model, run_cfg.name
         self.compile_train = self.compile_infer = 0.5
         self.cost = {"naive": 3, "fused": 1, "fused-theano-bptt": 2}[form]
 

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 from rcnreid.model import SiameseRCN
-from rcnreid.model_config import MODEL_PRESETS
+from rcnreid.configs import get_config
 from rcnreid.similarity import bce_loss, similarity_logit
 from rcnreid.theano_env import T, theano
 from tests.test_model_reference import loss_np, represent_np
 
-TINY = MODEL_PRESETS["tiny"]
+TINY = get_config("tiny").model
 VARIANTS = {
     # stacked Deep RCN (Eq. 3), gates fused with the cross-layer kernels, average over time
     "stacked": TINY,
@@ -114,7 +114,7 @@ def test_gradients_match_finite_differences_of_numpy_oracle(compiled):
 
 
 def test_fcgru_matches_numpy_eq_1():
-    cfg = MODEL_PRESETS["fc_gru"].scaled(channels=(4, 3), fc_input_dim=6, level_fusion="project",
+    cfg = get_config("fc_gru").model.scaled(channels=(4, 3), fc_input_dim=6, level_fusion="project",
                                          temporal_pooling="last")
     model = SiameseRCN(cfg, seed=1)
     _randomise(model, 2)

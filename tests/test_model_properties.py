@@ -7,20 +7,21 @@ import pytest
 from rcnreid.encoder import encode, encoder_layers, level_shapes
 from rcnreid.errors import UserError
 from rcnreid.model import SiameseRCN, build_param_arrays
-from rcnreid.model_config import MODEL_PRESETS, ModelConfig
+from rcnreid.configs import get_config
+from rcnreid.model_config import ModelConfig
 from rcnreid.optim import OptimConfig
 from rcnreid.theano_env import T, theano
 
-TINY = MODEL_PRESETS["tiny"]
+TINY = get_config("tiny").model
 
 
 # ------------------------------------------------------------------ encoder shapes (Table 1)
 
 def test_encoder_shape_table_for_160x60():
     # default reading: zero-padded 3x3 convs, ceil pooling -> levels halve: 80x30, 40x15, 20x8
-    assert level_shapes(MODEL_PRESETS["deep_rcn"]) == [(32, 80, 30), (32, 40, 15), (32, 20, 8)]
+    assert level_shapes(get_config("deep_rcn").model) == [(32, 80, 30), (32, 40, 15), (32, 20, 8)]
     # Table 1 read literally: valid convs and floor pooling
-    rows = encoder_layers(MODEL_PRESETS["deep_rcn_table1_valid"])
+    rows = encoder_layers(get_config("deep_rcn_table1_valid").model)
     got = [(r["name"], r["out_shape"][1:]) for r in rows]
     assert got == [("conv0", (158, 58)), ("pool0", (79, 29)), ("conv1", (77, 27)),
                    ("pool1", (38, 13)), ("conv2", (36, 11)), ("pool2", (18, 5))]
@@ -28,7 +29,7 @@ def test_encoder_shape_table_for_160x60():
 
 @pytest.mark.parametrize("preset", ["deep_rcn", "deep_rcn_table1_valid"])
 def test_encoder_graph_gives_the_documented_shapes(preset):
-    cfg = MODEL_PRESETS[preset]
+    cfg = get_config(preset).model
     P = {k: theano.shared(v) for k, v in build_param_arrays(cfg, 0).items() if k.startswith("enc")}
     x = T.tensor4("x")
     f = theano.function([x], encode(P, x, cfg))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from rcnreid.model import build_param_arrays
-from rcnreid.model_config import MODEL_PRESETS
+from rcnreid.configs import get_config
 from rcnreid.summary import layer_table
 
 
@@ -17,7 +17,7 @@ def _section43(k_in, k_hid, cx, ch):
 
 @pytest.mark.parametrize("preset", ["deep_rcn", "deep_rcn_9x9_1x1", "rcn_ind", "cpu", "fc_gru"])
 def test_counts_follow_section_4_3_and_the_arrays(preset):
-    cfg = MODEL_PRESETS[preset]
+    cfg = get_config(preset).model
     tab = layer_table(cfg)
     arrays = build_param_arrays(cfg, 0)
     assert tab["total_params"] == sum(a.size for a in arrays.values())
@@ -41,7 +41,7 @@ def test_counts_follow_section_4_3_and_the_arrays(preset):
 
 def test_paper_model_counts():
     # 3 levels 128/256/256 on 32-channel maps, 5x5 kernels: Section 4.3's term of level 0
-    tab = layer_table(MODEL_PRESETS["deep_rcn"])
+    tab = layer_table(get_config("deep_rcn").model)
     assert tab["layers"][6]["params"] == 3 * 25 * (32 * 128 + 128 * 128) + 3 * 128
     assert [r["out_shape"] for r in tab["layers"] if r["name"].startswith("convgru")] == \
         [[128, 80, 30], [256, 40, 15], [256, 20, 8]]
@@ -53,12 +53,12 @@ def test_cli_json_and_text():
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert d["total_params"] == sum(
-        a.size for a in build_param_arrays(MODEL_PRESETS["rcn_ind"], 0).values())
+        a.size for a in build_param_arrays(get_config("rcn_ind").model, 0).values())
     assert {r["name"] for r in d["layers"]} >= {"conv0", "pool2", "convgru0", "convgru2"}
     txt = subprocess.run([sys.executable, "-m", "rcnreid", "model-summary", "--config", "cpu"],
                          capture_output=True, text=True, timeout=300)
     assert txt.returncode == 0 and "total parameters: %d" % layer_table(
-        MODEL_PRESETS["cpu"])["total_params"] in txt.stdout
+        get_config("cpu").model)["total_params"] in txt.stdout
     bad = subprocess.run([sys.executable, "-m", "rcnreid", "model-summary", "--config", "nope"],
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "deep_rcn" in bad.stderr

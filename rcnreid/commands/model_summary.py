@@ -7,31 +7,23 @@ HELP = "print each layer's output shape, parameter count (Sec. 4.3 formula) and 
 
 def add_arguments(p):
     p.add_argument("--config", default="deep_rcn",
-                   help="a run configuration (rcnreid.configs) or a model preset name "
-                        "(deep_rcn, deep_rcn_9x9_1x1, rcn_ind, fc_gru, cpu, tiny, ...)")
+                   help="a configuration name of rcnreid.configs (deep_rcn, deep_rcn_9x9_1x1, "
+                        "rcn_ind, fc_gru, cpu, tiny, quick_rcn_ind, deep_rcn_table1_exact, ...)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   dest="overrides", help="change one field, as for `rcnreid train` (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def resolve_model_config(name):
-    """``rcnreid.configs.get_config(NAME).model`` when that run config exists, else the model
-    preset NAME (UserError listing the presets when neither exists)."""
-    from rcnreid.errors import UserError
-    from rcnreid.model_config import get_model_config
-    try:
-        from rcnreid.configs import get_config
-    except ImportError:
-        get_config = None
-    if get_config is not None:
-        try:
-            return get_config(name).model
-        except (UserError, KeyError, ValueError):
-            pass
-    return get_model_config(name)
+def resolve_model_config(name, overrides=()):
+    """``rcnreid.configs.get_config(NAME, overrides=...).model`` (UserError listing the names
+    when NAME is unknown)."""
+    from rcnreid.configs import get_config
+    return get_config(name, overrides=overrides).model
 
 
 def run(args):
     from rcnreid.summary import format_table, gflop_per_sequence, layer_table
-    cfg = resolve_model_config(args.config)
+    cfg = resolve_model_config(args.config, args.overrides)
     if args.json:
         tab = layer_table(cfg)
         tab["config"] = args.config

@@ -10,22 +10,33 @@ def add_arguments(p):
     p.add_argument("--config", default="quick",
                    help="configuration name (paper, cpu, quick, tiny, deep_rcn, rcn_ind, "
                         "quick_rcn_ind, ...) or a config.json written by a run (default quick)")
-    p.add_argument("--profile", default="paper", choices=PROFILES,
+    p.add_argument("--profile", default="paper", choices=sorted(PROFILES),
                    help="size profile for a row name such as deep_rcn (default paper)")
+    p.add_argument("--reading", default=None, metavar="default|literal",
+                   help="default: the trainable reading (docs/REPRODUCTION.md); literal: every "
+                        "setting the paper states, as stated (default: a config.json's own)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   dest="overrides",
+                   help="change one field of the configuration, e.g. "
+                        "train.optim.learning_rate=0.01 (repeatable; recorded in config.json)")
     p.add_argument("--out", required=True, help="run folder for checkpoints, log and config")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     p.add_argument("--stop-after", type=int, default=None, metavar="N",
                    help="stop after N epochs in all without finishing (continue with --resume)")
+    p.add_argument("--wait", action="store_true",
+                   help="when another process holds the run folder, wait for it instead of "
+                        "stopping")
 
 
 def run(args):
     from rcnreid.configs import load_config
     from rcnreid.train import train
-    cfg = load_config(args.config, args.profile)
+    cfg = load_config(args.config, args.profile, reading=args.reading,
+                      overrides=args.overrides)
     if args.epochs is not None:
         cfg = cfg.replace_train(epochs=args.epochs)
     train(args.data, args.trial, cfg, args.out, resume=args.resume, seed=args.seed,
-          max_epochs=args.stop_after)
+          max_epochs=args.stop_after, wait=args.wait)
     return 0
