@@ -82,10 +82,11 @@ class SiameseRCN:
     def input_variable(self, name):
         return T.tensor5(name) if self.cfg.kind == "convgru" else T.tensor3(name)
 
-    def frames_graph(self, x, naive=False, record=None):
+    def frames_graph(self, x, naive=False, record=None, frame_mask=None):
         """Frame-level outputs (T, B, D) (the x_t of Table 3) for a symbolic input ``x``.
 
-        ``record``: see :func:`rcnreid.convgru.run_convgru` (fused ConvGRU only)."""
+        ``record``: see :func:`rcnreid.convgru.run_convgru` (fused ConvGRU only); ``frame_mask``:
+        the per-frame dropout mask of :func:`rcnreid.pooling.frame_outputs`."""
         P = self.params
         if self.cfg.kind == "fcgru":
             hidden = run_fcgru(P, x, self.cfg)
@@ -94,11 +95,13 @@ class SiameseRCN:
             maps = encode(P, fold_time(x), self.cfg)
             levels = [unfold_time(m, t_len, batch) for m in maps]
             hidden = run_convgru(P, levels, self.cfg, naive=naive, record=record)
-        return frame_outputs(P, hidden, self.cfg)
+        return frame_outputs(P, hidden, self.cfg, mask=frame_mask)
 
-    def represent_graph(self, x, mask=None, naive=False, record=None):
-        """h-bar (B, repr_dim) (Eq. 4 / Table 3 pooling); ``mask`` (B, D) is the dropout mask."""
-        h = temporal_pool(self.frames_graph(x, naive=naive, record=record),
+    def represent_graph(self, x, mask=None, naive=False, record=None, frame_mask=None):
+        """h-bar (B, repr_dim) (Eq. 4 / Table 3 pooling); ``mask`` (B, D) is the dropout mask on
+        h-bar, ``frame_mask`` (T, B, sum of hidden channels) the one on the frames' hidden maps."""
+        h = temporal_pool(self.frames_graph(x, naive=naive, record=record,
+                                            frame_mask=frame_mask),
                           self.cfg.temporal_pooling)
         if mask is not None:
             h = h * mask
@@ -166,6 +169,17 @@ class _Compiled:
 class Trainer:
     """One compiled Siamese training step (Eq. 5, 6; RMSProp; clipping; dropout).
 
+    Where the dropout masks go is the model's ``dropout_masks`` (Section 5.2's "dropout ratio of
+    0.7 on the hidden-unit activations"; keep probability p = ``optim_cfg.keep_prob``):
+
+    - ``"independent"``: a mask per sequence on h-bar, scaled by 1/p. In Eq. 5's
+      v . (h-bar_a o h-bar_b) a term then survives with probability p^2 (0.09 at a ratio of 0.7),
+      scaled by 1/p^2 (about 11), so the logit's expectation is kept but its noise is large.
+    - ``"shared"``: one mask per pair, the same on h-bar_a and h-bar_b, scaled by 1/sqrt(p) on
+      each, so a term survives with probability p, scaled by 1/p (expectation kept).
+    - ``"frames"``: a mask per frame, sequence and level on the hidden maps' channels before
+      spatial and temporal pooling, scaled by 1/p.
+
     Dropout masks are drawn in numpy from a ``RandomState(seed)`` and passed into the graph, so
     :meth:`get_state` / :meth:`set_state` (RMSProp accumulators + that RNG's state) resume a run
     bit for bit.
@@ -187,12 +201,16 @@ class Trainer:
         self.steps = 0
         xa, xb = model.input_variable("xa"), model.input_variable("xb")
         y = T.vector("y")
-        mask = T.matrix("mask")
+        frames = model.cfg.dropout_masks == "frames"
+        mask = T.tensor3("mask") if frames else T.matrix("mask")
         x = T.concatenate([xa, xb], axis=1)
         manual = bptt == "manual" and not naive and model.cfg.kind == "convgru"
         self.bptt = "manual" if manual else "theano"
         record = {} if manual else None
-        h = model.represent_graph(x, mask=mask, naive=naive, record=record)
+        if frames:
+            h = model.represent_graph(x, frame_mask=mask, naive=naive, record=record)
+        else:
+            h = model.represent_graph(x, mask=mask, naive=naive, record=record)
         nb = xa.shape[1]
         logit = similarity_logit(h[:nb], h[nb:], model.params["sim_v"], model.params["sim_c"])
         loss = bce_loss(logit, y, optim_cfg.loss_reduction)
@@ -207,13 +225,10 @@ class Trainer:
         self.fn = theano.function([xa, xb, y, mask], [loss, T.cast(acc, "float32")],
                                   updates=updates, name="train_step")
 
-    def dropout_mask(self, n):
-        d = self.model.pre_head_dim
-        keep = self.cfg.keep_prob
-        if keep >= 1.0:
-            return np.ones((n, d), dtype=np.float32)
-        m = self.rng.uniform(size=(n, d)) < keep
-        return (m / keep).astype(np.float32)
+    def dropout_mask(self, n, t_len=1):
+        """The mask for ``n`` sequences (both branches of n // 2 pairs, branch a first) of
+        ``t_len`` frames: :func:`draw_dropout_mask` from the trainer's RNG."""
+        return draw_dropout_mask(self.rng, self.model.cfg, self.cfg.keep_prob, n, t_len)
 
     def step(self, xa, xb, y):
         """One update on a batch of pairs; y float32 (B,), 1 = same person."""
@@ -223,7 +238,7 @@ class Trainer:
         if xa.shape[0] != xb.shape[0] or xa.shape[1] != xb.shape[1] or y.shape[0] != xa.shape[1]:
             raise UserError("training batch: xa %s, xb %s and y %s must share T and B"
                             % (xa.shape, xb.shape, y.shape))
-        mask = self.dropout_mask(2 * xa.shape[1])
+        mask = self.dropout_mask(2 * xa.shape[1], xa.shape[0])
         loss, acc = self.fn(xa, xb, y, mask)
         self.steps += 1
         return dict(loss=float(loss), accuracy=float(acc))
@@ -249,3 +264,21 @@ class Trainer:
                             int(d["dropout_rng/pos"]), int(d["dropout_rng/has_gauss"]),
                             float(d["dropout_rng/cached_gaussian"])))
         self.steps = int(d.get("steps", 0))
+
+
+def draw_dropout_mask(rng, cfg, keep, n, t_len=1):
+    """float32 dropout mask for ``n`` sequences (branch a's n // 2, then branch b's) of ``t_len``
+    frames, placed as ``cfg.dropout_masks`` says (see :class:`Trainer`); ``keep`` = p."""
+    how = cfg.dropout_masks
+    if how == "frames":
+        shape = (t_len, n, sum(cfg.hidden_channels))
+    else:
+        shape = (n // 2 if how == "shared" else n, fused_dim(cfg))
+    if keep >= 1.0:
+        m = np.ones(shape, dtype=np.float32)
+    else:
+        scale = np.sqrt(keep) if how == "shared" else keep
+        m = ((rng.uniform(size=shape) < keep) / scale).astype(np.float32)
+    if how == "shared":
+        m = np.concatenate([m, m], axis=0)
+    return m

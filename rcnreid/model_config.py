@@ -26,6 +26,7 @@ LEVEL_FUSIONS = ("project", "concat", "zeropad_mean", "top", "mean")
 SPATIAL_POOLINGS = ("average", "max")
 TEMPORAL_POOLINGS = ("last", "average", "max", "fisher")
 INITS = ("glorot", "uniform1")
+DROPOUT_MASKS = ("independent", "shared", "frames")
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class ModelConfig:
     input_hw: Tuple[int, int] = (160, 60)
     input_channels: int = 3
     encoder_channels: Tuple[int, ...] = (32, 32, 32)   # one conv block per ConvGRU level
-    encoder_kernel: int = 3
+    encoder_kernel: int = 3          # even sizes only with conv_padding="valid" (4: Table 1 exact)
     conv_padding: str = "same"       # "same" (default reading) | "valid" (Table 1's sizes)
     pool_mode: str = "ceil"          # 2x2/2 max-pool output size rounding: "ceil" | "floor"
     # --- recurrent levels (Eq. 2, 3; Section 5.2) ---
@@ -60,6 +61,12 @@ class ModelConfig:
     fc_head_dim: Optional[int] = None    # optional fc layer (tanh) on the representation (4.1)
     # --- initialisation (Section 5.2) ---
     init: str = "glorot"                 # "glorot" (default, trains) | "uniform1" (U[-1, 1])
+    # --- dropout (Section 5.2: "a dropout ratio of 0.7 on the hidden-unit activations") ---
+    # where the training masks go (the ratio itself is OptimConfig.dropout/dropout_is_keep):
+    # "independent" (default): one mask per sequence on h-bar, so h-bar_a and h-bar_b of a pair
+    #   get independent masks; "shared": one mask per pair, on both h-bars; "frames": a mask per
+    #   frame and level on the hidden maps' channels before pooling (the literal reading).
+    dropout_masks: str = "independent"
 
     def __post_init__(self):
         self.validate()
@@ -84,6 +91,9 @@ class ModelConfig:
                                                              TEMPORAL_POOLINGS))
         if self.init not in INITS:
             bad("init", "%r is not one of %s" % (self.init, INITS))
+        if self.dropout_masks not in DROPOUT_MASKS:
+            bad("dropout_masks", "%r is not one of %s" % (self.dropout_masks,
+                                                          ", ".join(DROPOUT_MASKS)))
         if not self.hidden_channels or min(self.hidden_channels) < 1:
             bad("hidden_channels", "give at least one positive channel count")
         if self.kind == "convgru":
@@ -93,8 +103,12 @@ class ModelConfig:
                     % (len(self.hidden_channels), len(self.encoder_channels)))
             for name in ("input_kernel", "hidden_kernel", "encoder_kernel"):
                 k = getattr(self, name)
-                if k < 1 or k % 2 == 0:
-                    bad(name, "%d must be odd and positive (zero padding keeps the size)" % k)
+                if name == "encoder_kernel" and self.conv_padding == "valid":
+                    if k < 1:       # unpadded: any size (Table 1 exact is 4x4)
+                        bad(name, "%d must be positive" % k)
+                elif k < 1 or k % 2 == 0:
+                    bad(name, "%d must be odd and positive (zero padding keeps the size; an even "
+                        "encoder kernel needs conv_padding=\"valid\")" % k)
             if self.cross_kernel is not None and (self.cross_kernel < 1
                                                   or self.cross_kernel % 2 == 0):
                 bad("cross_kernel", "must be odd and positive")

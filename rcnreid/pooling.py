@@ -74,9 +74,20 @@ def fuse_levels(P, vecs, cfg):
     return sum(vecs) / np.float32(L)
 
 
-def frame_outputs(P, hidden_seqs, cfg):
-    """Frame-level outputs x_t: (T, B, D) from the levels' hidden sequences."""
+def frame_outputs(P, hidden_seqs, cfg, mask=None):
+    """Frame-level outputs x_t: (T, B, D) from the levels' hidden sequences.
+
+    ``mask`` (T, B, sum of the levels' channels), for ``dropout_masks="frames"``: a dropout mask
+    per frame on each level's hidden channels, applied before the levels are fused. It scales
+    whole channel maps, and a channel's spatial average or max of a map times m >= 0 is m times
+    that of the map, so it is applied to the spatially pooled vectors (same result, less work).
+    """
     vecs = [spatial_pool(h, cfg.spatial_pooling) for h in hidden_seqs]
+    if mask is not None:
+        start = 0
+        for l, ch in enumerate(cfg.hidden_channels):
+            vecs[l] = vecs[l] * mask[:, :, start:start + ch]
+            start += ch
     return fuse_levels(P, vecs, cfg)
 
 

@@ -1,0 +1,192 @@
+"""The paper's readings (rcnreid.readings): the literal one sets what the paper states and runs;
+Table 1's exact encoder; the dropout readings (rcnreid.model.Trainer, ``dropout_masks``)."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from rcnreid.configs import get_config
+from rcnreid.encoder import encoder_layers, level_shapes
+from rcnreid.errors import UserError
+from rcnreid.model import SiameseRCN, draw_dropout_mask
+from rcnreid.model_config import ModelConfig
+from rcnreid.optim import OptimConfig
+from rcnreid.readings import READINGS, apply_reading
+from rcnreid.theano_env import T, theano
+
+TINY = get_config("tiny").model
+
+
+def _pair_batch(rng, protos, B=4, T_len=3):
+    """Pairs of noisy sequences of identity prototypes: even pairs same identity, odd different."""
+    xa, xb, y = [], [], []
+    for i in range(B):
+        a = rng.randint(len(protos))
+        b = a if i % 2 == 0 else (a + 1 + rng.randint(len(protos) - 1)) % len(protos)
+        for idx, out in ((a, xa), (b, xb)):
+            out.append(protos[idx][None] + 0.3 * rng.randn(T_len, *protos[idx].shape))
+        y.append(1.0 if i % 2 == 0 else 0.0)
+    f = lambda s: np.clip(np.stack(s, axis=1), -1, 1).astype("float32")  # noqa: E731
+    return f(xa), f(xb), np.array(y, dtype="float32")
+
+
+# ------------------------------------------------------------------ Table 1 exact
+
+def test_table1_exact_encoder_gives_every_size_table1_lists():
+    rows = encoder_layers(get_config("deep_rcn_table1_exact").model)
+    got = [(r["name"], r["out_shape"][1:]) for r in rows]
+    assert got == [("conv0", (157, 57)), ("pool0", (79, 29)), ("conv1", (76, 26)),
+                   ("pool1", (38, 13)), ("conv2", (35, 10)), ("pool2", (18, 5))]
+
+
+def test_even_encoder_kernels_only_without_padding():
+    ModelConfig(encoder_kernel=4, conv_padding="valid")
+    with pytest.raises(UserError, match="encoder_kernel"):
+        ModelConfig(encoder_kernel=4)               # "same" padding cannot keep the size
+    with pytest.raises(UserError, match="input_kernel"):
+        ModelConfig(input_kernel=4, conv_padding="valid")   # ConvGRU kernels stay odd
+
+
+def test_even_kernel_graph_matches_the_shape_table():
+    from rcnreid.encoder import encode
+    from rcnreid.model import build_param_arrays
+    cfg = dataclasses.replace(TINY, encoder_kernel=4, conv_padding="valid", input_hw=(40, 30))
+    P = {k: theano.shared(v) for k, v in build_param_arrays(cfg, 0).items() if k.startswith("enc")}
+    x = T.tensor4("x")
+    a = np.random.RandomState(0).uniform(-1, 1, (1, 3, 40, 30)).astype("float32")
+    outs = theano.function([x], encode(P, x, cfg))(a)
+    assert [o.shape[1:] for o in outs] == level_shapes(cfg)
+    # the first map against numpy: unpadded 4x4 correlation + bias, ReLU, 2x2 ceil max-pool
+    W, b = P["enc0_W"].get_value(), P["enc0_b"].get_value()
+    conv = np.zeros((W.shape[0], 37, 27))
+    for i in range(37):
+        for j in range(27):
+            conv[:, i, j] = np.tensordot(W, a[0, :, i:i + 4, j:j + 4], axes=3) + b
+    conv = np.maximum(conv, 0)
+    pad = np.full((W.shape[0], 38, 28), -np.inf)
+    pad[:, :37, :27] = conv
+    pooled = pad.reshape(W.shape[0], 19, 2, 14, 2).max(axis=(2, 4))
+    np.testing.assert_allclose(outs[0][0], pooled, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------------------------ apply_reading
+
+def test_default_reading_changes_nothing_and_unknown_readings_are_refused():
+    cfg = get_config("deep_rcn", "quick")
+    assert READINGS == ("default", "literal")
+    assert apply_reading(cfg, "default") is cfg
+    with pytest.raises(UserError, match="reading"):
+        apply_reading(cfg, "verbatim")
+
+
+def test_literal_reading_sets_what_the_paper_states():
+    lit = apply_reading(get_config("deep_rcn", "paper"), "literal")
+    m, o = lit.model, lit.train.optim
+    assert m.init == "uniform1"                     # Section 5.2: U[-1, 1]
+    assert m.temporal_pooling == "last"             # Eq. 4, Section 5.2: the last time step
+    assert o.loss_reduction == "sum"                # Eq. 6
+    assert not m.gru_bias                           # Eq. 2, 3 have no biases
+    assert (o.dropout, o.dropout_is_keep, m.dropout_masks) == (0.7, False, "frames")
+    assert level_shapes(m) == [(32, 79, 29), (32, 38, 13), (32, 18, 5)]   # Table 1
+    assert m.input_hw == (160, 60) and m.hidden_channels == (128, 256, 256)
+    assert lit.name == "deep_rcn+literal"
+    assert apply_reading(lit, "literal") == lit
+    # the literal configuration survives the run folder's config.json
+    from rcnreid.configs import RunConfig
+    assert RunConfig.from_json(lit.to_json()) == lit
+
+
+def test_literal_reading_keeps_what_each_row_compares():
+    for row, pooling in (("pool_max", "max"), ("pool_fisher", "fisher"),
+                         ("pool_average", "average"), ("rcn_ind", "last")):
+        lit = apply_reading(get_config(row, "quick"), "literal")
+        assert lit.model.temporal_pooling == pooling, row
+    assert not apply_reading(get_config("rcn_ind", "paper"), "literal").model.stacked
+    fc = apply_reading(get_config("fc_gru", "test"), "literal")
+    assert fc.model.kind == "fcgru" and fc.model.init == "uniform1"
+    assert fc.model.encoder_kernel == ModelConfig().encoder_kernel
+
+
+def test_literal_reading_enlarges_inputs_too_small_for_table1():
+    for prof in ("quick", "test"):
+        lit = apply_reading(get_config("deep_rcn", prof), "literal")
+        assert lit.model.input_hw == (64, 24), prof     # 8:3, smallest that takes 3 blocks
+        level_shapes(lit.model)                          # builds
+        smaller = dataclasses.replace(lit.model, input_hw=(56, 21))
+        with pytest.raises(UserError):
+            level_shapes(smaller)
+
+
+@pytest.mark.parametrize("bptt", ["manual", "theano"])
+def test_literal_test_profile_builds_and_trains_a_few_steps(bptt):
+    lit = apply_reading(get_config("deep_rcn", "test"), "literal")
+    m = SiameseRCN(lit.model, seed=0)
+    tr = m.build_train(lit.train.optim, bptt=bptt)
+    rng = np.random.RandomState(0)
+    protos = [rng.uniform(-1, 1, (3,) + lit.model.input_hw) for _ in range(2)]
+    p0 = m.get_params()
+    losses = [tr.step(*_pair_batch(rng, protos, T_len=3))["loss"] for _ in range(2)]
+    assert np.isfinite(losses).all()
+    assert not any(k.startswith("gru") and "_b_" in k for k in p0)
+    moved = [k for k, v in m.get_params().items() if not np.array_equal(v, p0[k])]
+    assert any(k.startswith("enc") for k in moved) and any(k.startswith("gru") for k in moved)
+
+
+# ------------------------------------------------------------------ dropout readings
+
+def _trainer(how, keep=0.3, lr=1e-3):
+    m = SiameseRCN(dataclasses.replace(TINY, dropout_masks=how), seed=0)
+    return m.build_train(OptimConfig(dropout=1 - keep, learning_rate=lr), seed=3)
+
+
+def _mask(how, keep, n, t_len=1):
+    cfg = dataclasses.replace(TINY, dropout_masks=how)
+    return draw_dropout_mask(np.random.RandomState(3), cfg, keep, n, t_len)
+
+
+def test_dropout_masks_per_reading():
+    with pytest.raises(UserError, match="dropout_masks"):
+        ModelConfig(dropout_masks="paired")
+    keep = 0.3
+    ind = _mask("independent", keep, 2 * 4000)
+    a, b = ind[:4000], ind[4000:]
+    # independent masks: a term of Eq. 5's v.(ha o hb) survives with p^2 = 0.09, scaled by 1/p^2
+    prod = a * b
+    assert abs((prod > 0).mean() - keep ** 2) < 0.01
+    np.testing.assert_allclose(prod[prod > 0], 1 / keep ** 2, rtol=1e-5)
+    assert abs(prod.mean() - 1) < 0.06
+    sh = _mask("shared", keep, 2 * 4000)
+    a, b = sh[:4000], sh[4000:]
+    assert np.array_equal(a, b)                      # one mask per pair
+    prod = a * b                                     # survives with p, scaled by 1/p
+    assert abs((prod > 0).mean() - keep) < 0.01
+    np.testing.assert_allclose(prod[prod > 0], 1 / keep, rtol=1e-5)
+    assert abs(prod.mean() - 1) < 0.03
+    fr = _mask("frames", keep, 2 * 3, 7)
+    assert fr.shape == (7, 6, sum(TINY.hidden_channels))
+    assert set(np.unique(fr)) <= {0.0, np.float32(1 / keep)}
+
+
+def test_frame_dropout_scales_each_frames_hidden_channels_before_pooling():
+    cfg = dataclasses.replace(TINY, level_fusion="concat", dropout_masks="frames")
+    m = SiameseRCN(cfg, seed=1)
+    x, mask = T.tensor5("x"), T.tensor3("mask")
+    f = theano.function([x, mask], [m.represent_graph(x, frame_mask=mask), m.frames_graph(x)])
+    rng = np.random.RandomState(0)
+    a = rng.uniform(-1, 1, (5, 2, 3) + cfg.input_hw).astype("float32")
+    M = (rng.uniform(size=(5, 2, sum(cfg.hidden_channels))) < 0.5).astype("float32") * 2
+    h, frames = f(a, M)
+    # concat fusion: the frame outputs are the levels' pooled channels side by side
+    np.testing.assert_allclose(h, (frames * M).mean(axis=0), rtol=1e-5, atol=1e-6)
+    h1, _ = f(a, np.ones_like(M))
+    np.testing.assert_allclose(h1, frames.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("how", ["shared", "frames"])
+def test_dropout_readings_train(how):
+    tr = _trainer(how, keep=0.7, lr=1e-2)
+    rng = np.random.RandomState(0)
+    proto = rng.uniform(-1, 1, (3,) + TINY.input_hw)
+    losses = [tr.step(*_pair_batch(rng, [proto, -proto]))["loss"] for _ in range(60)]
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:5]), losses
