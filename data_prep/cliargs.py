@@ -21,6 +21,9 @@ def add_common_arguments(parser):
     g = parser.add_mutually_exclusive_group()
     g.add_argument("--splits-mat", help="official splits (.mat with ls_set, 10 x P)")
     g.add_argument("--splits-json", help='JSON splits: 10 objects {"train": [...], "test": [...]}')
+    g.add_argument("--splits-random", type=seed_type, metavar="SEED",
+                   help="10 random 50/50 splits from SEED, even where the dataset ships its "
+                        "official splits (iLIDS-VID: used by default when found under --root)")
     parser.add_argument("--seed", type=seed_type, default=0,
                         help="seed of the 10 random 50/50 splits when no splits file is given")
     parser.add_argument("--any-size", action="store_true",

@@ -5,7 +5,12 @@ Raw layout: ``i-LIDS-VID/sequences/cam1/personNNN/cam1_personNNN_FFFFF.png`` and
 camera 2 the gallery (Section 5.2). Every person must appear in both cameras: a person folder in
 one camera only is an error, as is an empty sequence folder. Official splits:
 ``train-test people splits/train_test_splits_ilidsvid.mat`` (``ls_set``, 10 x 300, 1-based indices
-into the sorted cam1 person folders, first 150 columns test, last 150 train).
+into the sorted cam1 person folders, first 150 columns test, last 150 train). The dataset ships
+that folder beside ``i-LIDS-VID/``; when it is found under ``--root`` (:func:`find_official_splits`)
+it is used by default, and the HDF5 file records it (``splits`` attributes ``source_kind`` =
+``official-mat`` and ``source``; file attribute ``split_source`` = ``official``).
+``--splits-random SEED`` draws 10 random 50/50 splits instead (``split_source`` = ``random``,
+``split_seed`` = SEED), as do files converted without the official splits (seed ``--seed``).
 """
 import os
 
@@ -50,22 +55,56 @@ def collect_sequences(root, skipped, name="ilidsvid"):
     return seqs, persons, {cams[1][p]: p for p in persons}, base
 
 
+def find_official_splits(root, base):
+    """The official splits file under ``root``: in ``root`` itself, beside ``i-LIDS-VID/`` (the
+    dataset's own layout) or beside ``sequences/``; None when there is none."""
+    for folder in (root, os.path.dirname(os.path.dirname(os.path.normpath(base))),
+                   os.path.dirname(os.path.normpath(base))):
+        path = os.path.join(folder, OFFICIAL_SPLITS)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def convert_ilidsvid(root, out, splits_mat=None, splits_json=None, seed=0, any_size=False,
-                     convert_modes=False, name="ilidsvid", source_label=None, log=print):
-    """Convert an iLIDS-VID tree at ``root`` into ``out`` (HDF5); returns the summary dict."""
+                     convert_modes=False, name="ilidsvid", source_label=None, log=print,
+                     splits_random=None):
+    """Convert an iLIDS-VID tree at ``root`` into ``out`` (HDF5); returns the summary dict.
+
+    Splits: ``splits_mat`` / ``splits_json`` when given; else ``splits_random`` (a seed: random
+    splits); else the official splits file when :func:`find_official_splits` finds it; else
+    random splits from ``seed``.
+    """
     h5out.check_out_path(out)
+    if splits_random is not None and (splits_mat or splits_json):
+        raise UserError("--splits-random: give it alone, not with --splits-mat or --splits-json")
     skipped = images.new_counter()
     seqs, persons, by_name, base = collect_sequences(root, skipped, name)
-    official = os.path.join(os.path.dirname(os.path.normpath(base)), OFFICIAL_SPLITS)
-    if not (splits_mat or splits_json) and os.path.isfile(official):
-        log("note: %s exists; pass --splits-mat to use the official splits (drawing random "
-            "splits with seed %d)" % (official, seed))
+    if splits_random is not None:
+        seed = splits_random
+    elif not (splits_mat or splits_json):
+        splits_mat = find_official_splits(os.fspath(root), base)
+        if splits_mat:
+            log("using the official splits %s (--splits-random SEED for random ones)"
+                % splits_mat)
+        else:
+            log("note: no %s under %s; drawing 10 random splits with seed %d"
+                % (OFFICIAL_SPLITS, root, seed))
     sp = splits_mod.load_splits(splits_mat, splits_json, persons, by_name, seed)
+    if sp.kind == "official-mat":
+        label = ("official" if os.path.basename(splits_mat) == os.path.basename(OFFICIAL_SPLITS)
+                 else "mat")
+    else:
+        label = {"seed": "random"}.get(sp.kind, sp.kind)
+    extra = {"source_root": source_label or os.path.abspath(os.fspath(root)),
+             "split_source": label}
+    if sp.kind == "seed":
+        extra["split_seed"] = int(seed)
     log("%s: %d people, %d sequences, %d frames; splits from %s"
         % (name, len(persons), len(seqs), sum(len(s.paths) for s in seqs), sp.source))
     return h5out.write_dataset(
         out, seqs, sp, name=name, protocol="ilidsvid",
-        extra_attrs={"source_root": source_label or os.path.abspath(os.fspath(root)), "split_seed": int(seed)},
+        extra_attrs=extra,
         load_kwargs={"expect_wh": None if any_size else images.RAW_WH,
                      "convert_modes": convert_modes},
         skipped=skipped, log=log)
@@ -78,6 +117,7 @@ def add_arguments(parser):
 def run(args):
     summary = convert_ilidsvid(args.root, args.out, splits_mat=args.splits_mat,
                                splits_json=args.splits_json, seed=args.seed,
+                               splits_random=args.splits_random,
                                any_size=args.any_size, convert_modes=args.convert_modes,
                                log=make_log(args))
     print(h5out.format_summary(summary))

@@ -94,7 +94,8 @@ def add_arguments(parser):
 def run(args):
     summary = convert_prid2011(args.root, args.out, protocol=args.protocol,
                                splits_mat=args.splits_mat, splits_json=args.splits_json,
-                               seed=args.seed, any_size=args.any_size,
+                               seed=(args.seed if args.splits_random is None
+                                     else args.splits_random), any_size=args.any_size,
                                convert_modes=args.convert_modes, min_frames=args.min_frames,
                                log=make_log(args))
     print(h5out.format_summary(summary))

@@ -13,6 +13,13 @@ equals the match's score *before* the match, so the rank is 1 + #(wrong entries 
 match); a network that outputs a constant gets no credit (rank-1 = 0), not 100 %.
 ``"optimistic"`` puts them after it: rank = 1 + #(wrong entries scoring strictly better).
 Average precision uses the same order (ties between two true matches do not change AP).
+
+**Tie-free key** (``tiebreak=``): a second (probes, gallery) matrix, higher = better, that orders
+entries of equal score before the tie rule is used. Eq. 5 similarities are sigmoids: in float64
+sigmoid(u) is exactly 1.0 for u above about 36.7, so two confident matches tie at 1.0 and the
+pessimistic rule would count a confident correct match as wrong. The deep rows therefore rank by
+the averaged sigmoid with ties broken by the averaged logit (:mod:`rcnreid.evaluate`); the tie
+rule only acts where both keys are equal.
 """
 import numpy as np
 
@@ -32,7 +39,10 @@ def _as_scores(matrix, higher_is_better):
     return s if higher_is_better else -s
 
 
-def _check(scores, probe_ids, gallery_ids, ties):
+def _check(scores, probe_ids, gallery_ids, ties, tiebreak=None):
+    if tiebreak is not None and np.shape(tiebreak) != scores.shape:
+        raise UserError("tie-break matrix: shape %s, expected the score matrix's %s"
+                        % (np.shape(tiebreak), scores.shape))
     probe_ids = np.asarray(probe_ids).reshape(-1)
     gallery_ids = np.asarray(gallery_ids).reshape(-1)
     if scores.shape != (len(probe_ids), len(gallery_ids)):
@@ -44,36 +54,44 @@ def _check(scores, probe_ids, gallery_ids, ties):
 
 
 def match_positions(scores, probe_ids, gallery_ids, higher_is_better=True,
-                    ties="pessimistic"):
+                    ties="pessimistic", tiebreak=None):
     """For each probe: the sorted 1-based positions of its true matches (empty: no match).
 
     The position of a match m is 1 + #(wrong entries ranked before m) + #(other matches ranked
-    before m), with wrong entries of equal score before ("pessimistic") or after ("optimistic") m.
+    before m). Entries are ordered by score, then (when given) by ``tiebreak`` (same orientation
+    as the scores); wrong entries equal to m on both keys go before ("pessimistic") or after
+    ("optimistic") m.
     """
     s = _as_scores(scores, higher_is_better)
-    probe_ids, gallery_ids = _check(s, probe_ids, gallery_ids, ties)
+    probe_ids, gallery_ids = _check(s, probe_ids, gallery_ids, ties, tiebreak)
+    tb = (np.zeros_like(s) if tiebreak is None
+          else _as_scores(tiebreak, higher_is_better))
     out = []
     for i, pid in enumerate(probe_ids):
         match = gallery_ids == pid
-        ms = np.sort(s[i, match])[::-1]            # match scores, best first
-        wrong = s[i, ~match]
+        order = np.lexsort((-tb[i, match], -s[i, match]))     # matches, best first
+        ms, mt = s[i, match][order], tb[i, match][order]
+        wrong, wt = s[i, ~match], tb[i, ~match]
         pos = []
-        for k, v in enumerate(ms):
-            before = (wrong >= v).sum() if ties == "pessimistic" else (wrong > v).sum()
-            pos.append(1 + int(before) + k)
+        for k, (v, t) in enumerate(zip(ms, mt)):
+            better = (wrong > v) | ((wrong == v) & (wt > t))
+            if ties == "pessimistic":
+                better |= (wrong == v) & (wt == t)
+            pos.append(1 + int(better.sum()) + k)
         out.append(np.asarray(pos, dtype=np.int64))
     return out
 
 
 def cmc_curve(scores, probe_ids, gallery_ids, max_rank=DEFAULT_MAX_RANK, higher_is_better=True,
-              ties="pessimistic"):
+              ties="pessimistic", tiebreak=None):
     """CMC at ranks 1..max_rank as fractions in [0, 1] (numpy float64 array).
 
     ``scores`` is (probes, gallery): similarities (``higher_is_better=True``, e.g. Eq. 5) or
     distances (``False``). When the gallery is smaller than ``max_rank`` the curve stays at 1.0
-    after rank G. UserError when no probe has a match in the gallery.
+    after rank G. UserError when no probe has a match in the gallery. ``tiebreak``: see
+    :func:`match_positions`.
     """
-    pos = match_positions(scores, probe_ids, gallery_ids, higher_is_better, ties)
+    pos = match_positions(scores, probe_ids, gallery_ids, higher_is_better, ties, tiebreak)
     first = np.asarray([p[0] for p in pos if len(p)], dtype=np.int64)
     if first.size == 0:
         raise UserError("CMC: no probe has a true match in the gallery; check the person ids")
@@ -82,12 +100,12 @@ def cmc_curve(scores, probe_ids, gallery_ids, max_rank=DEFAULT_MAX_RANK, higher_
 
 
 def mean_average_precision(scores, probe_ids, gallery_ids, higher_is_better=True,
-                           ties="pessimistic"):
+                           ties="pessimistic", tiebreak=None):
     """mAP over the probes that have a match: AP_i = mean_k k / position(k-th match).
 
     With one true match per probe (iLIDS-VID, PRID 2011) AP_i = 1 / rank_i.
     """
-    pos = match_positions(scores, probe_ids, gallery_ids, higher_is_better, ties)
+    pos = match_positions(scores, probe_ids, gallery_ids, higher_is_better, ties, tiebreak)
     aps = [np.mean(np.arange(1, len(p) + 1) / p.astype(np.float64)) for p in pos if len(p)]
     if not aps:
         raise UserError("mAP: no probe has a true match in the gallery; check the person ids")
@@ -95,13 +113,15 @@ def mean_average_precision(scores, probe_ids, gallery_ids, higher_is_better=True
 
 
 def evaluate_scores(scores, probe_ids, gallery_ids, max_rank=DEFAULT_MAX_RANK,
-                    higher_is_better=True, ties="pessimistic"):
+                    higher_is_better=True, ties="pessimistic", tiebreak=None):
     """A JSON-ready dict: ``cmc`` (fractions at ranks 1..max_rank), ``map``, ``rank1``/``rank5``/
-    ``rank10``/``rank20`` (percent), counts and the tie rule."""
-    cmc = cmc_curve(scores, probe_ids, gallery_ids, max_rank, higher_is_better, ties)
-    mAP = mean_average_precision(scores, probe_ids, gallery_ids, higher_is_better, ties)
-    pos = match_positions(scores, probe_ids, gallery_ids, higher_is_better, ties)
+    ``rank10``/``rank20`` (percent), counts, the tie rule and whether a tie-break key was used."""
+    args = (higher_is_better, ties, tiebreak)
+    cmc = cmc_curve(scores, probe_ids, gallery_ids, max_rank, *args)
+    mAP = mean_average_precision(scores, probe_ids, gallery_ids, *args)
+    pos = match_positions(scores, probe_ids, gallery_ids, *args)
     out = {"cmc": [float(v) for v in cmc], "map": mAP, "ties": ties,
+           "tiebreak": tiebreak is not None,
            "num_probes": int(sum(1 for p in pos if len(p))),
            "num_probes_without_match": int(sum(1 for p in pos if not len(p))),
            "num_gallery": int(np.asarray(gallery_ids).size)}

@@ -45,9 +45,12 @@ def frame_features_rows(model, inputs, rows, aug, batch=8, max_len=None, frm=Non
     return run_rows(frm, inputs, rows, aug, batch=batch, max_len=max_len, frame_level=True)
 
 
-def similarity_matrix(model, Hp, Hg):
-    """(Np, Ng): Eq. 5 averaged over augmentations, from (A, Np, D) and (A, Ng, D)."""
-    return np.mean([model.similarity(Hp[a], Hg[a]) for a in range(len(Hp))], axis=0)
+def similarity_matrix(model, Hp, Hg, logits=False):
+    """(Np, Ng): Eq. 5 averaged over augmentations, from (A, Np, D) and (A, Ng, D);
+    ``logits=True``: the averaged logits instead, the tie-break key of the ranking (sigmoids
+    saturate to exactly 1.0 in float64 above a logit of about 36.7; :mod:`rcnreid.cmc`)."""
+    return np.mean([model.similarity(Hp[a], Hg[a], logits=logits) for a in range(len(Hp))],
+                   axis=0)
 
 
 def trial_rows(ds, trial):
@@ -93,6 +96,7 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
     log("evaluating %s on %s trial %d: %d probes, %d gallery, %d augmentations"
         % (os.path.basename(checkpoint_path), ds.name, trial, len(probe), len(gallery),
            len(augs)))
+    L = None                          # tie-break key: the averaged logits (rcnreid.cmc)
     if cfg.model.temporal_pooling == "fisher":
         S = _fisher_scores(model, inputs, train_rows, probe, gallery, augs, batch, max_len, cfg)
     else:
@@ -102,7 +106,9 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
         Hg = represent_rows(model, inputs, gallery, augs, batch, max_len, rep=rep, log=log,
                             what="gallery sequences")
         S = similarity_matrix(model, Hp, Hg)
-    res = evaluate_scores(S, ds.person[probe], ds.person[gallery], max_rank=max_rank, ties=ties)
+        L = similarity_matrix(model, Hp, Hg, logits=True)
+    res = evaluate_scores(S, ds.person[probe], ds.person[gallery], max_rank=max_rank, ties=ties,
+                          tiebreak=L)
     res.update({"trial": int(trial), "checkpoint": os.path.abspath(checkpoint_path),
                 "checkpoint_epoch": int(ckpt.epoch), "dataset": ds.name,
                 "data_path": os.path.abspath(os.fspath(data_path)),

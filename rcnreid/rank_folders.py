@@ -119,10 +119,12 @@ def rank_folders(checkpoint_path, probe_dir, gallery_dir, top=None, test_augs=No
     rep = model.build_represent()
     Hp = _represent(model, probes, augs, cfg.model.input_hw, cfg.train.crop_hw, rep)
     Hg = _represent(model, gallery, augs, cfg.model.input_hw, cfg.train.crop_hw, rep)
-    S = np.mean([model.similarity(Hp[a], Hg[a]) for a in range(len(augs))], axis=0)
+    from rcnreid.evaluate import similarity_matrix
+    S = similarity_matrix(model, Hp, Hg)
+    L = similarity_matrix(model, Hp, Hg, logits=True)    # breaks ties of saturated sigmoids
     out = []
     for i, p in enumerate(probes):
-        order = np.argsort(-S[i], kind="stable")
+        order = np.lexsort((-L[i], -S[i]))
         if top:
             order = order[:int(top)]
         out.append({"probe": p.name, "path": p.path,

@@ -513,3 +513,58 @@ def test_second_run_without_a_fixed_date_differs_only_in_the_creation_time(tmp_p
     ca, cb = contents(a), contents(b)
     assert set(ca) >= {"frames", "sequences", "splits/train", "splits/test", "/@dataset"}
     assert ca == cb
+
+
+# ---------------------------------------------------------------------------------------------
+# iLIDS-VID's official splits, found under --root (issue 16)
+
+def _official_tree(tmp_path):
+    """The dataset's own layout: i-LIDS-VID/sequences/... beside "train-test people splits/"
+    with ls_set (10 x P, MATLAB doubles, 1-based into the sorted cam1 folders)."""
+    import scipy.io
+    ilids_tree(str(tmp_path))                  # sorted cam1 folders: person001, 002, 004, 005
+    ls_set = np.array([[3, 1, 2, 4]] * 9 + [[4, 2, 1, 3]], dtype=np.float64)
+    folder = tmp_path / "train-test people splits"
+    folder.mkdir()
+    path = folder / "train_test_splits_ilidsvid.mat"
+    scipy.io.savemat(str(path), {"ls_set": ls_set})
+    return str(path)
+
+
+def test_official_ilidsvid_splits_are_used_by_default_and_recorded(tmp_path):
+    mat = _official_tree(tmp_path)
+    out = str(tmp_path / "i.h5")
+    notes = []
+    convert_ilidsvid(str(tmp_path), out, log=notes.append)
+    with ReIDDataset(out) as ds:
+        assert ds.split(0)[0].tolist() == [2, 5] and ds.split(0)[1].tolist() == [1, 4]
+        assert ds.split(9)[0].tolist() == [1, 4] and ds.split(9)[1].tolist() == [2, 5]
+        assert ds.split_source == "official-mat: %s" % os.path.abspath(mat)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["split_source"] == "official" and "split_seed" not in f.attrs
+    assert any("official splits" in n for n in notes)
+
+
+def test_splits_random_keeps_random_splits_beside_the_official_file(tmp_path):
+    _official_tree(tmp_path)
+    a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    rc = data_prep_main(["ilidsvid", "--root", str(tmp_path), "--out", a, "--splits-random", "7",
+                         "--quiet"])
+    assert rc == 0
+    convert_ilidsvid(str(tmp_path), b, splits_random=7, **QUIET)
+    with ReIDDataset(a) as da, ReIDDataset(b) as db:
+        assert da.split_source.startswith("seed")
+        assert all(np.array_equal(da.split(k)[0], db.split(k)[0]) for k in range(10))
+    with h5py.File(a, "r") as f:
+        assert f.attrs["split_source"] == "random" and int(f.attrs["split_seed"]) == 7
+    with pytest.raises(UserError, match="--splits-random"):
+        convert_ilidsvid(str(tmp_path), str(tmp_path / "c.h5"), splits_random=7,
+                         splits_mat="x.mat", **QUIET)
+
+
+def test_without_the_official_file_splits_are_random_from_the_seed(tmp_path):
+    ilids_tree(str(tmp_path))
+    out = str(tmp_path / "i.h5")
+    convert_ilidsvid(str(tmp_path), out, seed=5, **QUIET)
+    with h5py.File(out, "r") as f:
+        assert f.attrs["split_source"] == "random" and int(f.attrs["split_seed"]) == 5

@@ -42,6 +42,33 @@ def test_ties_are_pessimistic_by_default_and_optimistic_on_request():
         cmc_curve(S, probes, gallery, ties="random")
 
 
+def test_saturated_sigmoids_are_ranked_by_their_logits():
+    from rcnreid.similarity import similarity_matrix
+    # Eq. 5 with v = 1, c = 0: the probe's true match has logit 60, a wrong entry logit 40, both
+    # above float64's saturation (~36.7), so both similarities are exactly 1.0
+    ha = np.array([[1.0]])
+    hb = np.array([[40.0], [60.0], [-3.0]])           # gallery ids 1, 2, 3; probe id 2
+    S = similarity_matrix(ha, hb, np.ones(1), 0.0)
+    L = similarity_matrix(ha, hb, np.ones(1), 0.0, logits=True)
+    assert S[0, 0] == S[0, 1] == 1.0
+    # without a tie-break the pessimistic rule calls the confident correct match wrong
+    assert cmc_curve(S, [2], [1, 2, 3], 3)[0] == 0.0
+    res = evaluate_scores(S, [2], [1, 2, 3], 3, tiebreak=L)
+    assert res["cmc"] == [1.0, 1.0, 1.0] and res["map"] == 1.0 and res["tiebreak"]
+    # the tie-break orders equal scores only: a better similarity still wins over a larger logit
+    S2, L2 = np.array([[0.9, 0.8]]), np.array([[1.0, 5.0]])
+    assert cmc_curve(S2, [2], [1, 2], 2, tiebreak=L2)[0] == 0.0
+    # equal on both keys: the tie rule decides
+    assert cmc_curve(np.ones((1, 2)), [2], [1, 2], 2, tiebreak=np.ones((1, 2)))[0] == 0.0
+    assert cmc_curve(np.ones((1, 2)), [2], [1, 2], 2, tiebreak=np.ones((1, 2)),
+                     ties="optimistic")[0] == 1.0
+    # distances: the tie-break is read the same way round as the scores (smaller = better)
+    assert cmc_curve(np.zeros((1, 2)), [2], [1, 2], 2, higher_is_better=False,
+                     tiebreak=np.array([[1.0, 0.5]]))[0] == 1.0
+    with pytest.raises(UserError, match="tie-break"):
+        cmc_curve(S, [2], [1, 2, 3], 3, tiebreak=L[:, :2])
+
+
 def test_several_matches_and_probes_without_match():
     # probe 1 has matches at gallery cols 0 and 2; probe 5 has none (left out)
     S = np.array([[0.8, 0.9, 0.7, 0.1],
