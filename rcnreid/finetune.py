@@ -18,18 +18,19 @@ field of :class:`FinetuneConfig`):
 - augmentation: a random crop of 90% of the image's height and width and a random mirror per
   image, resized to the network input (224x224 in the default ``fc6_mode="resize"``).
 
-Checkpoints and resume work like the main trainer's (:mod:`rcnreid.checkpoint`): the run folder
-holds ``checkpoint-last.h5`` after every epoch (trainable parameters, momentum buffers, the data
-and dropout RNG states), ``finetune_log.jsonl`` and, when finished, ``checkpoint-final.h5`` and
-the fine-tuned weights ``vgg16-finetuned.npz`` (:func:`rcnreid.weights.save_npz`). Frozen layers
-are not stored in checkpoints (they are the initial weights file's, whose fingerprint is checked on
-resume). A resumed run ends with the same parameters as an uninterrupted one.
+Checkpoints and resume work like the main trainer's (:mod:`rcnreid.checkpoint`), through the same
+epoch loop (:func:`rcnreid.epoch_loop.run_epochs`: the log row before the checkpoint, a stop on a
+NaN/inf loss or parameter) and the same update-rule module (:func:`rcnreid.optim.momentum_updates`,
+state ``momentum/<name>``): the run folder holds ``checkpoint-last.h5`` after every epoch
+(trainable parameters, momentum buffers, the data and dropout RNG states),
+``finetune_log.jsonl`` and, when finished, ``checkpoint-final.h5`` and the fine-tuned weights
+``vgg16-finetuned.npz`` (:func:`rcnreid.weights.save_npz`). Frozen layers are not stored in
+checkpoints (they are the initial weights file's, whose fingerprint is checked on resume). A resumed run ends with the same parameters as an uninterrupted one.
 """
 import dataclasses
 import hashlib
 import json
 import os
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Tuple
@@ -124,6 +125,7 @@ class ClassifierTrainer:
     """Compiled SGD-with-momentum step of VGG-16 + identity softmax (module docstring)."""
 
     def __init__(self, net, cfg, seed=1):
+        from rcnreid.optim import momentum_updates
         from rcnreid.theano_env import T, theano
         self.net, self.cfg = net, cfg
         self.layers = trainable_layers(cfg.frozen_blocks)
@@ -137,18 +139,10 @@ class ClassifierTrainer:
         acc = T.mean(T.cast(T.eq(T.argmax(logits, axis=1), y), "float32"))   # float32: GPU-clean
         params = [net.params[n] for n in self.names]
         grads = T.grad(loss, params)
-        self.velocity = OrderedDict(
-            (n, theano.shared(np.zeros_like(net.params[n].get_value()), name="v_" + n))
-            for n in self.names)
-        updates = []
-        mu = np.float32(cfg.momentum)
-        for n, p, g in zip(self.names, params, grads):
-            mult = np.float32(cfg.new_layer_lr_mult if n.startswith("fc8") else 1.0)
-            if n.endswith("_W") and cfg.weight_decay:
-                g = g + np.float32(cfg.weight_decay) * p
-            v = self.velocity[n]
-            v_new = mu * v - (lr * mult) * g
-            updates += [(v, v_new), (p, p + v_new)]
+        updates, self.velocity = momentum_updates(
+            params, grads, lr, cfg.momentum,
+            lr_mults={n: cfg.new_layer_lr_mult for n in self.names if n.startswith("fc8")},
+            weight_decays={n: cfg.weight_decay for n in self.names if n.endswith("_W")})
         self._step = theano.function([x, y, m6, m7, lr], [loss, acc], updates=updates,
                                      name="vgg16_finetune_step")
 
@@ -224,6 +218,7 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
     from rcnreid import trainlog
     from rcnreid.atomic import write_json
     from rcnreid.data.reader import ReIDDataset
+    from rcnreid.epoch_loop import RunFiles, run_epochs
     from rcnreid.vgg16 import VGG16
     from rcnreid.weights import load_weights, save_npz
     log = log or (lambda *a: None)
@@ -288,34 +283,22 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
         % (ds.name, len(rows), len(persons), ",".join(trainable_layers(cfg.frozen_blocks)),
            start + 1, epochs))
     images = np.stack([ds.frames(r)[0] for r in rows])
-    for epoch in range(start + 1, stop + 1):
-        t0 = last = time.time()
-        lr = learning_rate_at(cfg, epoch)
+    lr = [None]                                   # the rate of the current epoch
+
+    def begin_epoch(epoch):
+        lr[0] = learning_rate_at(cfg, epoch)
         order = data_rng.permutation(len(rows))
-        losses, accs, sizes = [], [], []
-        for b in range(0, len(order), cfg.batch_size):
-            idx = order[b:b + cfg.batch_size]
-            x = augment_batch(images[idx], cfg, net_cfg, data_rng)
-            loss, acc = trainer.step(x, labels[idx], lr)
-            if not np.isfinite(loss):
-                raise UserError("%s: the fine-tuning loss became %s at epoch %d; lower "
-                                "learning_rate (the last good checkpoint is kept)"
-                                % (out_dir, loss, epoch))
-            losses.append(loss)
-            accs.append(acc)
-            sizes.append(len(idx))
-            if time.time() - last > 60:
-                last = time.time()
-                log("  epoch %d: %d/%d images, %.0f s" % (epoch, b + len(idx), len(order),
-                                                          last - t0))
-        wts = np.asarray(sizes, dtype=np.float64)
-        loss = float(np.dot(losses, wts) / wts.sum())
-        acc = float(np.dot(accs, wts) / wts.sum())
-        ckptlib.save_checkpoint(last_path, snapshot(epoch, epoch == epochs))
-        trainlog.append_row(log_path, {"epoch": epoch, "loss": loss, "accuracy": acc,
-                                       "learning_rate": lr, "seconds": round(time.time() - t0, 3)})
-        log("epoch %d/%d  loss %.4f  identity accuracy %.3f  lr %g  %.1f s"
-            % (epoch, epochs, loss, acc, lr, time.time() - t0))
+        parts = [order[b:b + cfg.batch_size] for b in range(0, len(order), cfg.batch_size)]
+        return parts, {"learning_rate": lr[0]}
+
+    def step(idx):
+        x = augment_batch(images[idx], cfg, net_cfg, data_rng)
+        loss, acc = trainer.step(x, labels[idx], lr[0])
+        return loss, acc, len(idx)
+
+    files = RunFiles(out_dir, log_path, last_path, lr_option="finetune option learning_rate",
+                     accuracy_name="identity accuracy")
+    run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log)
     if stop < epochs:
         log("stopped after epoch %d of %d; continue with --resume" % (stop, epochs))
         return last_path

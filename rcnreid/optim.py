@@ -1,4 +1,5 @@
-"""Training settings of Section 5.2: RMSProp, elementwise gradient clipping, dropout.
+"""Training settings of Section 5.2: RMSProp, elementwise gradient clipping, dropout; and every
+update rule of the package (RMSProp for the RCN, SGD with momentum for the VGG-16 fine-tuning).
 
 Section 5.2 gives RMSProp [Tieleman & Hinton], mini-batches of 10 pairs, gradients clipped to
 [-5, 5] and "a dropout ratio of 0.7 on the hidden-unit activations"; it gives no learning rate.
@@ -67,3 +68,30 @@ def rmsprop_updates(params, grads, cfg):
         updates[p] = p - lr * g / (T.sqrt(a_new) + eps)
         accs[p.name] = acc
     return updates, accs
+
+
+def momentum_updates(params, grads, learning_rate, momentum, lr_mults=None, weight_decays=None):
+    """SGD with momentum (the VGG-16 fine-tuning of Section 5.3, :mod:`rcnreid.finetune`)::
+
+        g' = g + wd_p p;   v <- mu v - (lr lr_p) g';   p <- p + v
+
+    ``learning_rate``: a number or a Theano scalar (a rate that changes between epochs);
+    ``lr_mults`` / ``weight_decays``: per parameter name, a learning-rate multiplier lr_p
+    (default 1) and a weight decay wd_p (default 0). Returns (updates, velocities) with one
+    float32 shared velocity per parameter, named ``momentum/<param name>``.
+    """
+    lr_mults, weight_decays = lr_mults or {}, weight_decays or {}
+    mu = np.float32(momentum)
+    updates = OrderedDict()
+    velocities = OrderedDict()
+    for p, g in zip(params, grads):
+        v = theano.shared(np.zeros(p.get_value(borrow=True).shape, dtype="float32"),
+                          name="momentum/" + p.name)
+        wd = weight_decays.get(p.name, 0)
+        if wd:
+            g = g + np.float32(wd) * p
+        v_new = mu * v - (learning_rate * np.float32(lr_mults.get(p.name, 1.0))) * g
+        updates[v] = v_new
+        updates[p] = p + v_new
+        velocities[p.name] = v
+    return updates, velocities

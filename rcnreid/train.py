@@ -3,7 +3,9 @@
 Every epoch draws new balanced pairs (:mod:`rcnreid.pairs`), a new random run of T = 20
 consecutive frames per sequence and a new crop + mirror per sequence
 (:mod:`rcnreid.inputs`), and minimises Eq. 6 over mini-batches of 10 pairs with RMSProp, gradient
-clipping and dropout (``SiameseRCN.build_train``).
+clipping and dropout (``SiameseRCN.build_train``). The epochs run in
+:func:`rcnreid.epoch_loop.run_epochs` (log row, then checkpoint; NaN/inf stop), the loop the
+VGG-16 fine-tuning (:mod:`rcnreid.finetune`) uses too.
 
 Reproducibility: the parameters come from ``seed``, the dropout masks from ``seed + 1`` and the
 data stream (pairs, runs, crops) from ``seed + 2``; the checkpoint written after every epoch holds
@@ -16,7 +18,6 @@ seed), ``train_log.jsonl`` (one row per epoch), ``checkpoint-last.h5`` and, at t
 """
 import json
 import os
-import time
 from collections import OrderedDict
 
 import numpy as np
@@ -25,12 +26,9 @@ from rcnreid import checkpoint as ckptlib
 from rcnreid import trainlog
 from rcnreid.atomic import write_json
 from rcnreid.configs import RunConfig, get_config
+from rcnreid.epoch_loop import RunFiles, TrainingDiverged, run_epochs  # noqa: F401
 from rcnreid.errors import UserError
 from rcnreid.inputs import make_inputs
-
-
-class TrainingDiverged(UserError):
-    """The loss became NaN or infinite; the last good checkpoint is left in place."""
 
 
 def _resolve_config(cfg, profile="paper"):
@@ -189,50 +187,19 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
                                   finished=finished, config=cfg.to_dict(), attrs=attrs)
 
     T = cfg.train.seq_len
-    for epoch in range(start + 1, stop + 1):
-        t0 = time.time()
+
+    def begin_epoch(epoch):
         pairs = sampler.epoch_pairs(data_rng)
-        losses, accs, sizes = [], [], []
-        last_report = t0
-        parts = batches(pairs, cfg.train.batch_pairs)
-        for b, batch in enumerate(parts):
-            xa = inputs.train_batch(batch[:, 0], T, data_rng)
-            xb = inputs.train_batch(batch[:, 1], T, data_rng)
-            r = trainer.step(xa, xb, batch[:, 2].astype(np.float32))
-            if not np.isfinite(r["loss"]):
-                good = ckptlib.last_checkpoint(out_dir)
-                raise TrainingDiverged(
-                    "%s: the loss became %s at epoch %d, mini-batch %d; training stopped. The "
-                    "last good checkpoint is %s; lower the learning rate (optim.learning_rate) "
-                    "or check the data" % (out_dir, r["loss"], epoch, b + 1,
-                                           good or "none (no epoch finished)"))
-            losses.append(r["loss"])
-            accs.append(r["accuracy"])
-            sizes.append(len(batch))
-            if time.time() - last_report > 60:
-                last_report = time.time()
-                log("  epoch %d: %d/%d mini-batches, %.0f s" % (epoch, b + 1, len(parts),
-                                                                last_report - t0))
-        w = np.asarray(sizes, dtype=np.float64)
-        loss = float(np.dot(losses, w) / w.sum())
-        acc = float(np.dot(accs, w) / w.sum())
-        finished = epoch == epochs
-        snap = snapshot(epoch, finished)
-        bad = [k for k, v in snap.params.items() if not np.all(np.isfinite(v))]
-        if bad:     # a last update can break the parameters while its loss was still finite
-            good = ckptlib.last_checkpoint(out_dir)
-            raise TrainingDiverged(
-                "%s: parameter %s became NaN or infinite at epoch %d; training stopped. The last "
-                "good checkpoint is %s; lower the learning rate (optim.learning_rate) or check "
-                "the data" % (out_dir, bad[0], epoch, good or "none (no epoch finished)"))
-        seconds = time.time() - t0
-        # The log row first, then the checkpoint: a run stopped in between resumes from the
-        # previous checkpoint, drops this row (trainlog.truncate_log) and writes it again.
-        trainlog.append_row(log_path, {"epoch": epoch, "loss": loss, "accuracy": acc,
-                                       "pairs": int(len(pairs)), "seconds": round(seconds, 3)})
-        ckptlib.save_checkpoint(last_path, snap)
-        log("epoch %d/%d  loss %.4f  pair accuracy %.3f  %.1f s" % (epoch, epochs, loss, acc,
-                                                                   seconds))
+        return batches(pairs, cfg.train.batch_pairs), {"pairs": int(len(pairs))}
+
+    def step(batch):
+        xa = inputs.train_batch(batch[:, 0], T, data_rng)
+        xb = inputs.train_batch(batch[:, 1], T, data_rng)
+        r = trainer.step(xa, xb, batch[:, 2].astype(np.float32))
+        return r["loss"], r["accuracy"], len(batch)
+
+    files = RunFiles(out_dir, log_path, last_path, accuracy_name="pair accuracy")
+    run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log)
     if stop < epochs:
         log("stopped after epoch %d of %d; continue with --resume" % (stop, epochs))
         return last_path
