@@ -55,23 +55,23 @@ info: $(STAMP)
 	$(PY) -m rcnreid info
 
 bench: $(STAMP)
-	$(PY) -m rcnreid.bench --config $(BENCH_CONFIG)
+	$(PY) -m rcnreid bench --config $(BENCH_CONFIG)
 
 data: $(STAMP)
 	@test -n "$(ILIDSVID_ROOT)$(PRID_ROOT)" || { echo "set ILIDSVID_ROOT=/path/to/i-LIDS-VID and/or PRID_ROOT=/path/to/prid_2011"; exit 2; }
-	@if [ -n "$(ILIDSVID_ROOT)" ]; then $(PY) -m data_prep ilidsvid --root "$(ILIDSVID_ROOT)" --out $(ILIDSVID_H5); fi
-	@if [ -n "$(PRID_ROOT)" ]; then $(PY) -m data_prep prid2011 --root "$(PRID_ROOT)" --protocol $(PRID_PROTOCOL) --out $(PRID_H5); fi
+	@if [ -n "$(ILIDSVID_ROOT)" ]; then $(PY) -m rcnreid prepare ilidsvid --root "$(ILIDSVID_ROOT)" --out $(ILIDSVID_H5); fi
+	@if [ -n "$(PRID_ROOT)" ]; then $(PY) -m rcnreid prepare prid2011 --root "$(PRID_ROOT)" --protocol $(PRID_PROTOCOL) --out $(PRID_H5); fi
 
 table2 table3 table4 table5: $(STAMP)
-	$(PY) experiments/$@.py $(EXP_ARGS)
+	$(PY) -m experiments.$@ $(EXP_ARGS)
 
 fig5: $(STAMP)
-	$(PY) experiments/fig5.py $(EXP_ARGS)
+	$(PY) -m experiments.fig5 $(EXP_ARGS)
 
 paper: table2 table3 table4 table5 fig5
 
 collect: $(STAMP)
-	$(PY) experiments/collect.py $(EXP_ARGS)
+	$(PY) -m experiments.collect $(EXP_ARGS)
 
 clean:
 	rm -rf demo-output .pytest_cache

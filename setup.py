@@ -16,7 +16,8 @@ setup(
     long_description_content_type="text/x-rst",
     license="MIT",
     python_requires=">=3.9,<3.12",
-    packages=find_packages(include=["rcnreid", "rcnreid.*", "data_prep", "data_prep.*"]),
+    packages=find_packages(include=["rcnreid", "rcnreid.*", "data_prep", "data_prep.*",
+                                    "experiments"]),
     include_package_data=True,
     package_data={"rcnreid": ["*.json"]},
     install_requires=[
@@ -35,5 +36,10 @@ setup(
     # pytest-xdist runs the test files in two processes: the suite is bound by single-threaded
     # graph optimisation and C compilation, so two cores halve its wall time (make test).
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3.5,<4"]},
-    entry_points={"console_scripts": ["rcnreid=rcnreid.cli:main"]},
+    entry_points={
+        "console_scripts": ["rcnreid=rcnreid.cli:main"],
+        # Sub-commands of `rcnreid` that live outside the library (rcnreid.cli reads this group
+        # besides rcnreid/commands/): the library never imports data_prep or experiments.
+        "rcnreid.commands": ["prepare = data_prep.command"],
+    },
 )

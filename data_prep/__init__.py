@@ -1,7 +1,8 @@
 """Converters from the raw re-identification datasets to rcnreid's HDF5 file (docs/DATA.md).
 
-Sub-commands of ``python -m data_prep`` are the modules of this package that define ``NAME``,
-``HELP``, ``add_arguments(parser)`` and ``run(args) -> int`` (see ``data_prep/__main__.py``):
+Converters of ``rcnreid prepare CONVERTER`` (old spelling: ``python -m data_prep CONVERTER``) are
+the modules of this package that define ``NAME``, ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int`` (see :mod:`data_prep.command`):
 
 - ``ilidsvid``  iLIDS-VID (``i-LIDS-VID/sequences/cam{1,2}/personNNN/*.png``)
 - ``prid2011``  PRID 2011 multi-shot (``prid_2011/multi_shot/cam_{a,b}/person_NNNN/*.png``)

@@ -7,13 +7,10 @@ After a SLURM job array (experiments/slurm_array.sh) has filled ``<results>/cach
 Cells whose trials are not finished yet show how many trials they hold ("7/10") and the rest as
 "pending". Same options as the table scripts (``--trials``, ``--data``, ``--profile`` ...).
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from experiments import fig5, runner, table2, table3, table4, table5  # noqa: E402
-from rcnreid.errors import UserError  # noqa: E402
+from experiments import fig5, runner, table2, table3, table4, table5
+from rcnreid.errors import UserError
 
 TABLES = (("table2", table2.ROWS), ("table3", table3.ROWS), ("table4", table4.ROWS),
           ("table5", table5.ROWS))

@@ -11,11 +11,9 @@ Run: ``python experiments/fig5.py --data synthetic --profile quick --trials 1`` 
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from experiments.runner import load_paper_numbers, main  # noqa: E402
-from experiments.table5 import ROWS  # noqa: E402
-from rcnreid.atomic import atomic_path, write_json  # noqa: E402
+from experiments.runner import load_paper_numbers, main
+from experiments.table5 import ROWS
+from rcnreid.atomic import atomic_path, write_json
 
 
 def curves_from_report(report):

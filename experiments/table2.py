@@ -3,12 +3,9 @@
 Run: ``python experiments/table2.py --data synthetic --profile quick --trials 1`` (or ``make table2``);
 one trial/row alone: ``python experiments/table2.py --trial K --row "NAME"``. See docs/EXPERIMENTS.md.
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from experiments.runner import Row, main  # noqa: E402
+from experiments.runner import Row, main
 
 ROWS = [
     Row("RCN-Ind", "rcn/rcn_ind"),

@@ -7,12 +7,9 @@ distance or (``--pool-distance similarity``, max pooling only) by the learned si
 Run: ``python experiments/table3.py --data synthetic --profile quick --trials 1`` (or ``make table3``);
 one trial/row alone: ``python experiments/table3.py --trial K --row "NAME"``. See docs/EXPERIMENTS.md.
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from experiments.runner import Row, main  # noqa: E402
+from experiments.runner import Row, main
 
 ROWS = [
     Row("Max pooling", "pool/max/{pool_distance}"),

@@ -3,12 +3,9 @@
 Run: ``python experiments/table4.py --data synthetic --profile quick --trials 1`` (or ``make table4``);
 one trial/row alone: ``python experiments/table4.py --trial K --row "NAME"``. See docs/EXPERIMENTS.md.
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from experiments.runner import Row, main  # noqa: E402
+from experiments.runner import Row, main
 
 ROWS = [
     Row("HOG3D", "baseline/HOG3D"),

@@ -5,12 +5,9 @@ Deep RCN+LFDA/KISSME reuse the trained Deep RCN of each trial and its extracted 
 Run: ``python experiments/table5.py --data synthetic --profile quick --trials 1`` (or ``make table5``);
 one trial/row alone: ``python experiments/table5.py --trial K --row "NAME"``. See docs/EXPERIMENTS.md.
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from experiments.runner import Row, main  # noqa: E402
+from experiments.runner import Row, main
 
 ROWS = [
     Row("GEI+RSVM", "baseline/GEI+RSVM"),

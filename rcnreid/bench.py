@@ -1,6 +1,6 @@
 """Speed benchmark of the Siamese ConvGRU graph (``make bench``; issue 8).
 
-    python -m rcnreid.bench --config cpu [--set SECTION.FIELD=VALUE ...] [--json]
+    rcnreid bench --config cpu [--set SECTION.FIELD=VALUE ...] [--json]
                             [--naive | --form F | --compare] [--steps N] [--warmup N]
 
 Measures for a named configuration of the registry (:mod:`rcnreid.configs`: ``paper``, ``cpu``,
@@ -13,8 +13,6 @@ layer shapes (:mod:`rcnreid.summary`, 2 FLOP per multiply-accumulate) and the tr
 that follow (a training step counted as 3x the forward work: forward + two backward products).
 Every timing is the median of ``steps`` calls after ``warmup`` untimed calls.
 """
-import argparse
-import json
 import resource
 import statistics
 import sys
@@ -219,41 +217,10 @@ def format_report(r):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m rcnreid.bench", description=__doc__.split("\n")[0])
-    p.add_argument("--config", default="cpu",
-                   help="a configuration name of rcnreid.configs (paper, cpu, tiny, quick_rcn_ind, "
-                        "...; default cpu)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   dest="overrides", help="change one field of the configuration, as for "
-                   "`rcnreid train` (repeatable), e.g. model.hidden_channels=[32,64,64]")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--naive", action="store_true",
-                   help="the straightforward Eq. 2 (six convolutions per step inside the scan); "
-                        "same as --form naive")
-    p.add_argument("--form", default=None, choices=sorted(FORMS),
-                   help="graph form: fused (default), fused-theano-bptt (Theano's scan "
-                        "gradient), naive")
-    p.add_argument("--compare", action="store_true",
-                   help="time every form (fused, fused-theano-bptt, naive) round-robin in one "
-                        "process and report the speed-ups over the naive form")
-    p.add_argument("--steps", type=int, default=5, help="timed calls (median reported)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed calls first")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    log = lambda m: print("[bench] " + m, file=sys.stderr, flush=True)  # noqa: E731
-    try:
-        if args.compare:
-            c = compare_forms(args.config, steps=args.steps, warmup=args.warmup, seed=args.seed,
-                              log=log, overrides=args.overrides)
-            print(json.dumps(c, sort_keys=True) if args.json else format_comparison(c))
-            return 0
-        r = run_bench(args.config, naive=args.naive, steps=args.steps, warmup=args.warmup,
-                      seed=args.seed, form=args.form, log=log, overrides=args.overrides)
-    except UserError as exc:
-        print("rcnreid.bench: error: %s" % exc, file=sys.stderr)
-        return 2
-    print(json.dumps(r, sort_keys=True) if args.json else format_report(r))
-    return 0
+    """``python -m rcnreid.bench ...``: the old spelling of ``rcnreid bench ...``
+    (:mod:`rcnreid.commands.bench`)."""
+    from rcnreid.cli import main as rcnreid_main
+    return rcnreid_main(["bench"] + list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,17 @@
-"""The ``rcnreid`` command line: a thin layer over library functions.
+"""The ``rcnreid`` command line: the one dispatcher of every command, a thin layer over library
+functions.
 
-Each sub-command lives in its own module under :mod:`rcnreid.commands` and defines
+A sub-command is a module that defines
 
 - ``NAME``: the sub-command (e.g. ``"model-summary"``), ``HELP``: one line for ``--help``;
 - ``add_arguments(parser)`` and ``run(args) -> int``.
 
-Modules are discovered automatically, so adding a command never edits this file. A
-:class:`rcnreid.errors.UserError` becomes one line on stderr and exit status 2.
+They are discovered, so adding a command never edits this file: the modules under
+:mod:`rcnreid.commands`, and the modules registered in the entry-point group
+``rcnreid.commands`` (``setup.py``). The second way lets code outside the library join the one
+command line without the library importing it: ``rcnreid prepare`` is :mod:`data_prep.command`
+(the library never imports :mod:`data_prep`). A :class:`rcnreid.errors.UserError` becomes one
+line on stderr and exit status 2.
 """
 import argparse
 import importlib
@@ -14,6 +19,20 @@ import pkgutil
 import sys
 
 from rcnreid.errors import UserError
+
+#: The entry-point group read for commands that live outside :mod:`rcnreid.commands`.
+ENTRY_POINT_GROUP = "rcnreid.commands"
+
+
+def _entry_point_modules():
+    from importlib.metadata import entry_points
+    mods = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            mods.append(ep.load())
+        except ImportError:         # a registered module that is not importable here
+            continue
+    return mods
 
 
 def _command_modules():
@@ -23,6 +42,8 @@ def _command_modules():
         if info.name.startswith("_"):
             continue
         mods.append(importlib.import_module("rcnreid.commands." + info.name))
+    names = {m.NAME for m in mods}
+    mods.extend(m for m in _entry_point_modules() if m.NAME not in names)
     return mods
 
 

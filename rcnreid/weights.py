@@ -274,7 +274,7 @@ def load_weights(path, cfg=None):
                    if "vgg_config" in meta else VGGConfig())
     else:
         raise UserError("%s: neither an HDF5 (Keras) nor an .npz file; convert it with "
-                        "scripts/convert_vgg_weights.py" % path)
+                        "`rcnreid convert-vgg-weights`" % path)
     changes = {}
     if "channel_order" in meta:
         changes["channel_order"] = meta["channel_order"]

@@ -1,4 +1,4 @@
-"""`python -m rcnreid.bench --json` runs on a tiny configuration and reports every key;
+"""`rcnreid bench --json` runs on a tiny configuration and reports every key;
 `--compare` times the forms round-robin and divides correctly (no timing is asserted)."""
 import json
 import subprocess
@@ -11,7 +11,7 @@ from rcnreid.summary import gflop_per_sequence
 
 
 def test_bench_json_has_every_key():
-    out = subprocess.run([sys.executable, "-m", "rcnreid.bench", "--config", "tiny", "--json",
+    out = subprocess.run([sys.executable, "-m", "rcnreid", "bench", "--config", "tiny", "--json",
                           "--steps", "2", "--warmup", "1"],
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -27,6 +27,7 @@ def test_bench_json_has_every_key():
 
 
 def test_bench_unknown_config_is_one_line_error():
+    """(through the old spelling, ``python -m rcnreid.bench``, an alias of ``rcnreid bench``)"""
     out = subprocess.run([sys.executable, "-m", "rcnreid.bench", "--config", "nope"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "cpu" in out.stderr and "Traceback" not in out.stderr

@@ -263,52 +263,48 @@ def test_conv_avg_fc6_is_the_dense_layer_slid_over_pool5_and_averaged():
     np.testing.assert_allclose(fc6, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
-def _conversion_script():
-    """scripts/convert_vgg_weights.py as a module (scripts/ is not a package)."""
-    import importlib.util
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location(
-        "convert_vgg_weights", os.path.join(here, "scripts", "convert_vgg_weights.py"))
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
-
-
-def test_conversion_script_writes_a_checked_npz(tmp_path):
+def test_conversion_command_writes_a_checked_npz(tmp_path):
+    """``rcnreid convert-vgg-weights`` (and its old spelling, scripts/convert_vgg_weights.py)."""
+    import subprocess
+    import sys
+    from rcnreid.cli import main
     from rcnreid.weights import load_weights
-    script = _conversion_script()
     layers = tf_layout_arrays(TINY, seed=5)
     src = str(tmp_path / "k.h5")
     write_keras1_h5(src, layers)
-    # the script reads the default (full-size) configuration: the small file is refused
-    assert script.main([src, str(tmp_path / "x.npz")]) == 2
+    # the command reads the default (full-size) configuration: the small file is refused
+    assert main(["convert-vgg-weights", src, str(tmp_path / "x.npz")]) == 2
     from rcnreid.weights import save_npz
     ours = load_weights(src, TINY)
     mid = save_npz(str(tmp_path / "mid.npz"), ours.arrays, TINY)     # carries its config
     out = str(tmp_path / "tf.npz")
-    assert script.main([mid, out, "--layout", "tf"]) == 0
+    assert main(["convert-vgg-weights", mid, out, "--layout", "tf"]) == 0
     z = np.load(out)
     np.testing.assert_array_equal(z["conv1_2_W"], layers["block1_conv2"][0])   # tf layout
     np.testing.assert_array_equal(z["fc6_W"], layers["fc1"][0])
     back = load_weights(out)
     for name in ours.arrays:
         np.testing.assert_array_equal(back.arrays[name], ours.arrays[name])
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    old = subprocess.run([sys.executable, os.path.join(here, "scripts", "convert_vgg_weights.py"),
+                          src, str(tmp_path / "y.npz")], capture_output=True, text=True)
+    assert old.returncode == 2 and "rcnreid: error:" in old.stderr and "Traceback" not in old.stderr
 
 
-def test_conversion_script_reads_a_lasagne_model_zoo_pickle(tmp_path):
+def test_conversion_reads_a_lasagne_model_zoo_pickle(tmp_path):
     """The Lasagne model zoo's vgg16.pkl: {'param values': 32 arrays in network order, already
     our layout (cross-correlation kernels, fc6 rows (C, H, W)), 'mean value': BGR mean}."""
     import pickle
     from rcnreid.vgg16 import LAYERS, random_params
     from rcnreid.weights import load_weights
-    script = _conversion_script()
+    from rcnreid.weights_convert import convert
     params = random_params(TINY, seed=9)
     values = [params[layer + s] for layer in LAYERS for s in ("_W", "_b")]
     src = str(tmp_path / "vgg16.pkl")
     with open(src, "wb") as f:
         pickle.dump({"param values": values, "mean value": np.array([100.0, 110.0, 120.0]),
                      "synset words": ["a"] * TINY.num_classes}, f, protocol=2)
-    out = script.convert(src, str(tmp_path / "from_pkl.npz"), log=lambda *a: None,
+    out = convert(src, str(tmp_path / "from_pkl.npz"), log=lambda *a: None,
                          base_cfg=TINY)
     w = load_weights(out)
     assert w.config.mean == (100.0, 110.0, 120.0) and w.config.channel_order == "bgr"
@@ -319,4 +315,4 @@ def test_conversion_script_reads_a_lasagne_model_zoo_pickle(tmp_path):
     with open(src, "wb") as f:
         pickle.dump({"param values": values}, f, protocol=2)
     with pytest.raises(UserError, match=r"vgg16\.pkl: layer conv2_1: conv2_1_W has shape"):
-        script.convert(src, str(tmp_path / "x.npz"), log=lambda *a: None, base_cfg=TINY)
+        convert(src, str(tmp_path / "x.npz"), log=lambda *a: None, base_cfg=TINY)

@@ -1,0 +1,43 @@
+"""``rcnreid prepare CONVERTER ...``: the converters of :mod:`data_prep` as one sub-command of the
+``rcnreid`` command line.
+
+``setup.py`` registers this module in the entry-point group ``rcnreid.commands``, which
+:mod:`rcnreid.cli` reads besides ``rcnreid/commands/``: the library never imports
+:mod:`data_prep`, yet ``rcnreid prepare ilidsvid|prid2011|viper|synth`` goes through the same
+dispatcher (one-line errors, exit 2). ``python -m data_prep CONVERTER`` is the old spelling of
+the same thing.
+
+A converter is a module of this package that defines ``NAME``, ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; adding one never edits this file.
+"""
+import importlib
+import pkgutil
+
+NAME = "prepare"
+HELP = "convert a raw dataset (iLIDS-VID, PRID 2011, VIPeR, synthetic) to rcnreid's HDF5 file"
+
+
+def command_modules():
+    """The converter modules of :mod:`data_prep`, sorted by module name."""
+    import data_prep as pkg
+    mods = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        if info.name.startswith("_") or info.name == "command":
+            continue
+        mod = importlib.import_module("data_prep." + info.name)
+        if all(hasattr(mod, a) for a in ("NAME", "HELP", "add_arguments", "run")):
+            mods.append(mod)
+    return mods
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="converter", metavar="CONVERTER")
+    sub.required = True
+    for mod in command_modules():
+        p = sub.add_parser(mod.NAME, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_convert=mod.run)
+
+
+def run(args):
+    return args._convert(args)

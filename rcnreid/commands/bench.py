@@ -1,0 +1,42 @@
+"""``rcnreid bench``: throughput of the ConvGRU graph (:mod:`rcnreid.bench`; ``make bench``)."""
+NAME = "bench"
+HELP = "time the Siamese ConvGRU graph (compile, training step, inference) of a configuration"
+
+
+def add_arguments(p):
+    from rcnreid.bench import FORMS
+    p.add_argument("--config", default="cpu",
+                   help="a configuration name of rcnreid.configs (paper, cpu, tiny, quick_rcn_ind, "
+                        "...; default cpu)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
+                   dest="overrides", help="change one field of the configuration, as for "
+                   "`rcnreid train` (repeatable), e.g. model.hidden_channels=[32,64,64]")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--naive", action="store_true",
+                   help="the straightforward Eq. 2 (six convolutions per step inside the scan); "
+                        "same as --form naive")
+    p.add_argument("--form", default=None, choices=sorted(FORMS),
+                   help="graph form: fused (default), fused-theano-bptt (Theano's scan "
+                        "gradient), naive")
+    p.add_argument("--compare", action="store_true",
+                   help="time every form (fused, fused-theano-bptt, naive) round-robin in one "
+                        "process and report the speed-ups over the naive form")
+    p.add_argument("--steps", type=int, default=5, help="timed calls (median reported)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed calls first")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run(args):
+    import json
+    import sys
+    from rcnreid.bench import compare_forms, format_comparison, format_report, run_bench
+    log = lambda m: print("[bench] " + m, file=sys.stderr, flush=True)  # noqa: E731
+    if args.compare:
+        c = compare_forms(args.config, steps=args.steps, warmup=args.warmup, seed=args.seed,
+                          log=log, overrides=args.overrides)
+        print(json.dumps(c, sort_keys=True) if args.json else format_comparison(c))
+        return 0
+    r = run_bench(args.config, naive=args.naive, steps=args.steps, warmup=args.warmup,
+                  seed=args.seed, form=args.form, log=log, overrides=args.overrides)
+    print(json.dumps(r, sort_keys=True) if args.json else format_report(r))
+    return 0
