@@ -28,7 +28,7 @@ TEST_JOBS ?= 2
 EXP_ARGS = --data $(DATA) --profile $(PROFILE) --trials $(TRIALS) --jobs $(JOBS) \
            --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS)
 
-.PHONY: help venv test demo info bench data table2 table3 table4 table5 fig5 paper collect clean
+.PHONY: help venv test demo info bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
@@ -38,6 +38,7 @@ help:
 	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
 	@echo "make table2 .. table5, fig5, paper   DATA=real|synthetic PROFILE=paper|quick TRIALS=N JOBS=N"
 	@echo "make collect    rebuild every table and Fig. 5 from finished trials (computes nothing)"
+	@echo "make report     results/report.html: tables beside the paper, Fig. 5, training curves, ranked galleries"
 
 venv: $(STAMP)
 
@@ -72,6 +73,9 @@ paper: table2 table3 table4 table5 fig5
 
 collect: $(STAMP)
 	$(PY) -m experiments.collect $(EXP_ARGS)
+
+report: $(STAMP)
+	$(PY) -m experiments.report --results $(RESULTS)
 
 clean:
 	rm -rf demo-output .pytest_cache

@@ -126,7 +126,8 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
         with atomic_path(scores_path, suffix=".npz") as tmp:
             with open(tmp, "wb") as f:
                 np.savez(f, similarity=S, probe_ids=ds.person[probe],
-                         gallery_ids=ds.person[gallery])
+                         gallery_ids=ds.person[gallery],
+                         **({} if L is None else {"logits": L}))     # the tie-break key
     return res
 
 

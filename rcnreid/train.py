@@ -207,6 +207,8 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
         ckptlib.save_checkpoint(last_path, snapshot(epochs, True))
     os.replace(last_path, final_path)
     log("finished: %s" % final_path)
+    from rcnreid.trainplot import plot_finished_run
+    plot_finished_run(out_dir, log)
     return final_path
 
 
@@ -237,7 +239,8 @@ def run_trial(data_path, trial, config_name, profile="paper", out_dir=".", seed=
                 res = {}
         if res.get("checkpoint_mtime") == os.path.getmtime(final) and "cmc" in res:
             return res
-    res = evaluate(data_path, final, trial, log=log)
+    res = evaluate(data_path, final, trial, log=log,      # scores: for rcnreid.visrank
+                   scores_path=os.path.join(out_dir, "scores-trial%d.npz" % int(trial)))
     res["checkpoint_mtime"] = os.path.getmtime(final)
     write_json(res_path, res)
     return res

@@ -7,6 +7,8 @@
 #   Without it rcnreid still runs, on numpy's C-API fallback, more slowly.
 # - python3-venv / python3-dev (Debian system Python only, when missing and root): the venv
 #   module and Python.h, which Theano needs to compile its C code.
+# - Debian's chromium (optional, when missing and root): the headless browser of the HTML
+#   report's test.
 # - The Python packages pinned in setup.py (Theano-PyMC 1.1.2 needs numpy < 1.24, scipy < 1.12
 #   and setuptools < 70 for pkg_resources), plus pytest and pytest-xdist.
 set -euo pipefail
@@ -44,6 +46,15 @@ fi
 # Python headers for Theano's C compilation.
 if ! "$PYTHON" -c 'import os, sysconfig, sys; sys.exit(0 if os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")) else 1)'; then
     apt_install python3-dev || { echo "[bootstrap] Python.h is missing: install your Python's development headers" >&2; exit 1; }
+fi
+
+# Chromium (optional, large: ~100 MB with its libraries): only tests/test_report_html.py uses it,
+# to render results/report.html headless and check that every image loads; without it that test
+# skips with one line. Installed when missing and root; a failure never stops the bootstrap.
+# RCNREID_NO_CHROMIUM=1 skips this step.
+if [ -z "${RCNREID_NO_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 \
+        && ! command -v chromium-browser >/dev/null 2>&1; then
+    apt_install chromium || say "continuing without chromium (the HTML report's browser test will skip)"
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

@@ -1,0 +1,154 @@
+"""``make report``: results/report.html from a table, Fig. 5, a trained run and its pictures.
+
+The results folder is laid out as the table scripts leave it (``table2.json``, a cached unit
+result naming its run folder, ``fig5.png``) around one real tiny training run. The page is
+checked for every row, every paper number, the mean ± std, the colours, the settings and that
+every embedded image decodes; then it is rendered in headless Chromium (Debian's ``chromium``;
+the test skips with one line where it is absent) and every ``<img>`` must have loaded.
+"""
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from experiments import report as R
+from rcnreid.report_html import diff_colour
+
+PAPER = os.path.join(os.path.dirname(R.__file__), "paper_numbers.json")
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    from data_prep.synth import make_synthetic_h5
+    from rcnreid.train import run_trial
+    root = tmp_path_factory.mktemp("report")
+    res = root / "results"
+    data = str(root / "synth.h5")
+    make_synthetic_h5(data, layout="ilidsvid", persons=8, seed=2)
+    run = res / "runs" / "synthetic-test" / "ilidsvid" / "deep_rcn" / "trial0"
+    ev = run_trial(data, 0, "deep_rcn", profile="test", out_dir=str(run), seed=0, log=None)
+    assert (run / "scores-trial0.npz").is_file()            # kept for the ranked galleries
+    cmc = [100.0 * v for v in ev["cmc"]] + [100.0] * (20 - len(ev["cmc"]))
+    unit = {"unit": "rcn/deep_rcn", "dataset": "ilidsvid", "trial": 0, "out_dir": str(run),
+            "checkpoint": ev["checkpoint"], "cmc": cmc, "data": "synthetic", "profile": "test"}
+    cache = res / "cache" / "synthetic-test" / "ilidsvid" / "trial0"
+    cache.mkdir(parents=True)
+    (cache / "rcn_deep_rcn.json").write_text(json.dumps(unit))
+    paper = json.load(open(PAPER))["tables"]["table2"]
+    units = {"RCN-Ind": "rcn/rcn_ind", "VGG 16 + FC-GRU": "vgg/fc_gru",
+             "Deep RCN (9 x 9, 1 x 1)": "rcn/deep_rcn_9x9_1x1",
+             "Deep RCN (5 x 5, 5 x 5)": "rcn/deep_rcn"}
+    rows = []
+    for r in paper["rows"]:
+        ours = {"prid2011": {"status": "not run", "trials_done": [], "reason": "not run: no data"}}
+        if units[r["name"]] == "rcn/deep_rcn":
+            ours["ilidsvid"] = {"status": "ok", "trials_done": [0], "reason": "",
+                                "mean": [cmc[k - 1] for k in (1, 5, 10, 20)],
+                                "std": [1.25, 0.0, 0.0, 0.0], "mean_cmc": cmc}
+        else:
+            ours["ilidsvid"] = {"status": "not run", "trials_done": [],
+                                "reason": "not run: no VGG-16 weights"}
+        rows.append({"name": r["name"], "unit": units[r["name"]], "ours": ours,
+                     "paper": {d: r[d] for d in ("ilidsvid", "prid2011")}})
+    table = {"table": "table2", "title": paper["title"], "data": "synthetic", "profile": "test",
+             "reading": "paper-default", "trials": [0], "datasets": ["ilidsvid", "prid2011"],
+             "ranks": [1, 5, 10, 20], "std": "population std over finished trials",
+             "overrides": ["train.epochs=3"],
+             "dataset_info": {"prid2011": {"path": "/elsewhere/prid2011.h5", "protocol":
+                                           "prid2011-178", "split_source": "json: splits.json",
+                                           "paper": "178 people"}},
+             "rows": rows}
+    (res / "table2.json").write_text(json.dumps(table))
+    Image.new("RGB", (60, 40), (10, 200, 30)).save(str(res / "fig5.png"))
+    assert R.main(["--results", str(res), "--probes", "2", "--top", "3"]) == 0
+    return res, table, data, unit
+
+
+def _images(page):
+    return re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+
+
+def test_report_holds_every_row_paper_number_setting_and_picture(results):
+    res, table, data, unit = results
+    page = (res / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page.lower() and 'src="http' not in page and "href=\"http" not in page
+    for row in table["rows"]:
+        assert row["name"] in page
+        for d in ("ilidsvid", "prid2011"):
+            for v in row["paper"][d]:
+                assert "paper %.1f" % v in page
+    ok = [r for r in table["rows"] if r["ours"]["ilidsvid"]["status"] == "ok"][0]
+    mean, paper = ok["ours"]["ilidsvid"]["mean"][0], ok["paper"]["ilidsvid"][0]
+    assert "%.1f ± %.1f" % (mean, 1.25) in page
+    assert "Δ %+.1f" % (mean - paper) in page
+    assert 'style="background:%s"' % diff_colour(mean - paper) in page
+    for setting in (data, "synthetic", "paper-default", "train.epochs=3", "/elsewhere/prid2011.h5",
+                    "prid2011-178 (paper: 178 people)", "json: splits.json"):
+        assert setting in page
+    from rcnreid.data.reader import ReIDDataset
+    assert ReIDDataset(data).split_source in page
+    assert re.search(r"[0-9a-f]{12}", page)                              # the commit
+    assert 'href="#curves-ilidsvid-rcn-deep-rcn"' in page                # row -> its curves
+    imgs = _images(page)
+    assert len(imgs) == 1 + 1 + 2          # Fig. 5, the training curves, two ranked galleries
+    sizes = [Image.open(io.BytesIO(base64.b64decode(b))).size for b in imgs]
+    assert sizes[0] == (60, 40) and all(w > 100 and h > 50 for w, h in sizes[1:])
+    assert page.count("<img") == len(imgs)
+    idx = json.loads((res / "report" / "visrank" / "ilidsvid-trial0" / "index.json").read_text())
+    assert idx["checkpoint"] == os.path.abspath(unit["checkpoint"]) and idx["top"] == 3
+    for p in idx["pictures"]:
+        assert "probe id %d: true match at rank %s" % (p["person"], p["true_rank"]) in page
+
+
+def test_report_without_tables_is_one_line(tmp_path, capsys):
+    assert R.main(["--results", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "make table2" in err[0]
+
+
+def test_diff_colours_green_above_red_below():
+    assert diff_colour(0.0) == "#ffffff" and diff_colour(None) == "#eeeeee"
+    up, down = diff_colour(10.0), diff_colour(-30.0)
+    assert up[3:5] == "ff" and int(up[1:3], 16) < 255            # green channel full
+    assert down[1:3] == "ff" and down[3:5] == "%02x" % (255 - 120)  # red, saturated
+
+
+def test_report_renders_in_headless_chromium(results, tmp_path):
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.skip("chromium not installed (Debian: apt-get install chromium); report not "
+                    "rendered")
+    res = results[0]
+    page = (res / "report.html").read_text(encoding="utf-8")
+    n = len(_images(page))
+    # A test-only copy with a probe script; the report itself has none.
+    probe = ("<script>window.addEventListener('load', function () {"
+             "var s = Array.prototype.map.call(document.images, function (i) {"
+             "return i.complete && i.naturalWidth > 0 ? 1 : 0; });"
+             "var p = document.createElement('pre'); p.id = 'imgcheck';"
+             "p.textContent = 'IMGS:' + s.join(',') + ':END'; document.body.appendChild(p);"
+             "});</script>")
+    check = tmp_path / "check.html"
+    check.write_text(page.replace("</body>", probe + "</body>"), encoding="utf-8")
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--user-data-dir=%s" % (tmp_path / "profile"), "--virtual-time-budget=10000"]
+    out = subprocess.run(cmd + ["--dump-dom", check.as_uri()], capture_output=True, text=True,
+                         timeout=120)
+    m = re.search(r"IMGS:([01,]*):END", out.stdout)
+    assert m, out.stderr[-2000:]
+    flags = [int(v) for v in m.group(1).split(",") if v]
+    assert len(flags) == n and all(flags)
+    shot = tmp_path / "shot.png"
+    subprocess.run(cmd + ["--window-size=1200,1600", "--screenshot=%s" % shot,
+                          (res / "report.html").as_uri()], capture_output=True, timeout=120)
+    a = np.asarray(Image.open(str(shot)).convert("RGB")).astype(int)
+    assert a.shape[:2] == (1600, 1200)
+    # the table cells are coloured: some pixels of the cell greens/reds are on screen
+    assert np.sum(np.any(a < 200, axis=2)) > 1000
