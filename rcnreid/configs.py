@@ -40,6 +40,7 @@ from rcnreid.model_config import ModelConfig
 from rcnreid.optim import OptimConfig
 
 PAIR_MODES = ("cross_camera", "any_camera")
+AUG_PAIRINGS = ("matched", "all")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ class TrainConfig:
     crop_hw: the crop taken from the stored frames (Section 4.1: 160x60 from 176x66); the crop is
         resized to the model's ``input_hw`` when that differs.
     test_augs: name of the test-time augmentation set (rcnreid.data.augment.TEST_AUG_SETS).
+    aug_pairing: which augmentation conditions Eq. 5 compares before averaging: "matched" (probe
+        condition a with gallery condition a, A similarity matrices) or "all" (every probe
+        condition with every gallery condition, A^2 matrices from the same A representations per
+        sequence); docs/REPRODUCTION.md section 3.
     eval_batch: sequences of equal length represented together at evaluation (memory bound).
     eval_max_len: cap on the frames of a test sequence (None: every frame, the paper's reading);
         a capped sequence keeps its first ``eval_max_len`` frames.
@@ -67,6 +72,7 @@ class TrainConfig:
     pair_mode: str = "cross_camera"
     crop_hw: Tuple[int, int] = (160, 60)
     test_augs: str = "crops5_mirror"
+    aug_pairing: str = "matched"
     eval_batch: int = 4
     eval_max_len: Optional[int] = None
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -82,6 +88,8 @@ class TrainConfig:
             bad("epochs", "must be >= 0")
         if self.dissimilar_per_similar < 1:
             bad("dissimilar_per_similar", "must be >= 1")
+        if self.aug_pairing not in AUG_PAIRINGS:
+            bad("aug_pairing", "%r is not one of %s" % (self.aug_pairing, ", ".join(AUG_PAIRINGS)))
         if self.pair_mode not in PAIR_MODES:
             bad("pair_mode", "%r is not one of %s" % (self.pair_mode, ", ".join(PAIR_MODES)))
         if self.eval_batch < 1:

@@ -45,12 +45,21 @@ def frame_features_rows(model, inputs, rows, aug, batch=8, max_len=None, frm=Non
     return run_rows(frm, inputs, rows, aug, batch=batch, max_len=max_len, frame_level=True)
 
 
-def similarity_matrix(model, Hp, Hg, logits=False):
+def similarity_matrix(model, Hp, Hg, logits=False, pairing="matched"):
     """(Np, Ng): Eq. 5 averaged over augmentations, from (A, Np, D) and (A, Ng, D);
     ``logits=True``: the averaged logits instead, the tie-break key of the ranking (sigmoids
-    saturate to exactly 1.0 in float64 above a logit of about 36.7; :mod:`rcnreid.cmc`)."""
-    return np.mean([model.similarity(Hp[a], Hg[a], logits=logits) for a in range(len(Hp))],
-                   axis=0)
+    saturate to exactly 1.0 in float64 above a logit of about 36.7; :mod:`rcnreid.cmc`).
+    ``pairing``: "matched" compares probe condition a with gallery condition a (A matrices),
+    "all" every probe condition with every gallery condition (A^2 matrices)."""
+    return np.mean([model.similarity(Hp[a], Hg[b], logits=logits)
+                    for a, b in aug_pairs(len(Hp), pairing)], axis=0)
+
+
+def aug_pairs(num_augs, pairing="matched"):
+    """The (probe condition, gallery condition) pairs averaged over (TrainConfig.aug_pairing)."""
+    if pairing == "all":
+        return [(a, b) for a in range(num_augs) for b in range(num_augs)]
+    return [(a, a) for a in range(num_augs)]
 
 
 def trial_rows(ds, trial):
@@ -105,15 +114,16 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
                             what="probes")
         Hg = represent_rows(model, inputs, gallery, augs, batch, max_len, rep=rep, log=log,
                             what="gallery sequences")
-        S = similarity_matrix(model, Hp, Hg)
-        L = similarity_matrix(model, Hp, Hg, logits=True)
+        S = similarity_matrix(model, Hp, Hg, pairing=cfg.train.aug_pairing)
+        L = similarity_matrix(model, Hp, Hg, logits=True, pairing=cfg.train.aug_pairing)
     res = evaluate_scores(S, ds.person[probe], ds.person[gallery], max_rank=max_rank, ties=ties,
                           tiebreak=L)
     res.update({"trial": int(trial), "checkpoint": os.path.abspath(checkpoint_path),
                 "checkpoint_epoch": int(ckpt.epoch), "dataset": ds.name,
                 "data_path": os.path.abspath(os.fspath(data_path)),
                 "config_name": cfg.name, "label": cfg.name, "test_augs": aug_name,
-                "num_augs": len(augs), "scores": "Eq. 5 similarity averaged over augmentations"
+                "num_augs": len(augs), "aug_pairing": cfg.train.aug_pairing,
+                "scores": "Eq. 5 similarity averaged over augmentations"
                 if cfg.model.temporal_pooling != "fisher" else "Fisher-vector inner product"})
     log("trial %d: rank-1 %.1f%%  rank-5 %.1f%%  rank-10 %.1f%%  rank-20 %.1f%%  mAP %.3f"
         % (trial, res.get("rank1", 0), res.get("rank5", 0), res.get("rank10", 0),
@@ -142,10 +152,11 @@ def _fisher_scores(model, inputs, train_rows, probe, gallery, augs, batch, max_l
     fit_frames = frame_features_rows(model, inputs, train_rows, augs[0], batch, max_len, frm)
     fv = FisherTemporalPooling(n_components=cfg.model.fisher_components,
                                seed=int(getattr(model, "seed", 0))).fit(fit_frames)
-    S = []
+    Fp, Fg = [], []
     for aug in augs:
-        Fp = fv.encode_many(frame_features_rows(model, inputs, probe, aug, batch, max_len, frm))
-        Fg = fv.encode_many(frame_features_rows(model, inputs, gallery, aug, batch, max_len,
-                                                frm))
-        S.append(fv.similarity(Fp, Fg))
-    return np.mean(S, axis=0)
+        Fp.append(fv.encode_many(frame_features_rows(model, inputs, probe, aug, batch, max_len,
+                                                     frm)))
+        Fg.append(fv.encode_many(frame_features_rows(model, inputs, gallery, aug, batch,
+                                                     max_len, frm)))
+    return np.mean([fv.similarity(Fp[a], Fg[b])
+                    for a, b in aug_pairs(len(augs), cfg.train.aug_pairing)], axis=0)

@@ -113,3 +113,30 @@ def test_aggregation_over_two_trials_gives_mean_and_std():
     assert np.allclose(sample["cmc_std"], [0.1 * np.sqrt(2), 0.0, 0.1 * np.sqrt(2)])
     with pytest.raises(UserError):
         aggregate_trials([])
+
+
+def test_augmentation_pairings_average_the_documented_pairs():
+    from rcnreid.configs import TrainConfig
+    from rcnreid.evaluate import similarity_matrix
+    from rcnreid.similarity import similarity_matrix as eq5
+
+    class Stub:                                   # Eq. 5 with a fixed v, c
+        v, c = np.array([0.5, -1.0, 2.0]), 0.1
+
+        def similarity(self, ha, hb, logits=False):
+            return eq5(ha, hb, self.v, self.c, logits=logits)
+
+    rng = np.random.RandomState(0)
+    Hp, Hg = rng.randn(3, 2, 3), rng.randn(3, 4, 3)    # 3 conditions, 2 probes, 4 gallery
+    sig = lambda u: 1 / (1 + np.exp(-u))              # noqa: E731
+    u = lambda a, b: (Hp[a] * Stub.v) @ Hg[b].T + Stub.c   # noqa: E731
+    matched = np.mean([sig(u(a, a)) for a in range(3)], axis=0)
+    every = np.mean([sig(u(a, b)) for a in range(3) for b in range(3)], axis=0)
+    np.testing.assert_allclose(similarity_matrix(Stub(), Hp, Hg), matched)
+    np.testing.assert_allclose(similarity_matrix(Stub(), Hp, Hg, pairing="all"), every)
+    np.testing.assert_allclose(similarity_matrix(Stub(), Hp, Hg, logits=True, pairing="all"),
+                               np.mean([u(a, b) for a in range(3) for b in range(3)], axis=0))
+    assert not np.allclose(matched, every)
+    assert TrainConfig().aug_pairing == "matched"
+    with pytest.raises(UserError, match="aug_pairing"):
+        TrainConfig(aug_pairing="crossed")
