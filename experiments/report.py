@@ -205,7 +205,7 @@ def _visrank_cached(out_dir, ckpt, probes, top):
         return None
     if os.path.getmtime(os.path.join(out_dir, "index.json")) < os.path.getmtime(ckpt):
         return None
-    if len(idx["pictures"]) != probes or idx.get("top") != top:
+    if idx.get("probes") != probes or idx.get("top") != top:
         return None
     if not all(os.path.isfile(os.path.join(out_dir, p["file"])) for p in idx["pictures"]):
         return None

@@ -17,6 +17,7 @@ the wrong sequences with the same similarity), so a picture's rank labels agree 
 """
 import json
 import os
+import re
 
 import numpy as np
 
@@ -228,6 +229,7 @@ def visrank(data_path, checkpoint_path, out_dir, trial=0, probes=6, top=10, fram
         return model_view(ds.frames(int(row))[idx], out_hw, cfg.train.crop_hw), idx
 
     os.makedirs(out_dir, exist_ok=True)
+    before = read_index(out_dir)
     pictures = []
     for i in chosen:
         order, true_rank = ranks[i]["order"], ranks[i]["true_rank"]
@@ -261,13 +263,27 @@ def visrank(data_path, checkpoint_path, out_dir, trial=0, probes=6, top=10, fram
         log("wrote %s" % os.path.join(out_dir, name))
     index = {"dataset": ds.name, "data_path": os.path.abspath(os.fspath(data_path)),
              "checkpoint": os.path.abspath(os.fspath(checkpoint_path)), "trial": int(trial),
-             "top": int(top), "frames": int(frames), "seed": int(seed),
+             "probes": probes, "top": int(top), "frames": int(frames), "seed": int(seed),
              "view": {"crop_hw": list(cfg.train.crop_hw), "out_hw": list(out_hw),
                       "max_len": max_len, "anchor": "center", "mirror": False},
              "colours": {"true": list(GREEN), "wrong": list(RED), "probe": list(PROBE)},
              "pictures": pictures}
     write_json(os.path.join(out_dir, INDEX_NAME), index)
+    _remove_stale(out_dir, before, index)
     return index
+
+
+def _remove_stale(out_dir, before, now):
+    """Remove the pictures an earlier run listed in its index.json that this run did not draw
+    again (only files named as this module names them)."""
+    keep = {p["file"] for p in now["pictures"]}
+    for p in (before or {}).get("pictures", []):
+        name = os.path.basename(str(p.get("file", "")))
+        if name not in keep and re.fullmatch(r"probe\d+-id-?\d+-rank(\d+|none)\.png", name):
+            try:
+                os.unlink(os.path.join(out_dir, name))
+            except OSError:
+                pass
 
 
 def read_index(out_dir):

@@ -135,6 +135,13 @@ def test_visrank_pictures_show_the_ranking_and_the_frames_compared(trained, tmp_
         h, w = seen.shape[:2]
         shown = a[py + V.BORDER:py + V.BORDER + h * s:s, px + V.BORDER:px + V.BORDER + w * s:s]
         assert np.abs(shown.astype(np.float64) - seen).max() <= 1.0
+    # a second run into the folder replaces its own pictures, never a file of the user's
+    (out / "notes.png").write_bytes(b"mine")
+    assert main(["visrank", "--model", ckpt, "--data", data, "--probes", "1", "--top", "1",
+                 "--scores", scores, "--out", str(out)]) == 0
+    again = json.loads((out / "index.json").read_text())["pictures"]
+    assert sorted(os.listdir(str(out))) == sorted(["index.json", "notes.png", again[0]["file"]])
+    assert again[0]["file"] == pics[0]["file"]                  # the worst probe again
     capsys.readouterr()
     assert main(["visrank", "--model", ckpt, "--data", data, "--probes", "none",
                  "--out", str(tmp_path / "x")]) == 2
