@@ -11,6 +11,8 @@ STAMP   := $(VENV)/.rcnreid-installed
 # Reproduction settings (see docs/EXPERIMENTS.md).
 DATA    ?= real
 PROFILE ?= paper
+READING ?= default
+SET     ?=
 TRIALS  ?= 10
 JOBS    ?= 1
 DATADIR ?= data
@@ -25,8 +27,9 @@ VIPER_H5 ?=
 export VGG16_WEIGHTS VIPER_H5
 BENCH_CONFIG ?= cpu
 TEST_JOBS ?= 2
-EXP_ARGS = --data $(DATA) --profile $(PROFILE) --trials $(TRIALS) --jobs $(JOBS) \
-           --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS)
+EXP_ARGS = --data $(DATA) --profile $(PROFILE) --reading $(READING) --trials $(TRIALS) \
+           --jobs $(JOBS) --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS) \
+           $(foreach s,$(SET),--set $(s))
 
 .PHONY: help venv test demo info bench data table2 table3 table4 table5 fig5 paper collect report clean
 
@@ -36,7 +39,8 @@ help:
 	@echo "make info       what Theano configuration is in force"
 	@echo "make bench      throughput of the ConvGRU graph (BENCH_CONFIG=cpu|paper)"
 	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
-	@echo "make table2 .. table5, fig5, paper   DATA=real|synthetic PROFILE=paper|quick TRIALS=N JOBS=N"
+	@echo "make table2 .. table5, fig5, paper   DATA=real|synthetic PROFILE=paper|cpu|quick"
+	@echo "                READING=default|literal TRIALS=N JOBS=N SET='train.epochs=5 ...'"
 	@echo "make collect    rebuild every table and Fig. 5 from finished trials (computes nothing)"
 	@echo "make report     results/report.html: tables beside the paper, Fig. 5, training curves, ranked galleries"
 

@@ -9,7 +9,7 @@ Cells whose trials are not finished yet show how many trials they hold ("7/10") 
 """
 import sys
 
-from experiments import fig5, runner, table2, table3, table4, table5
+from experiments import cli, fig5, runner, table2, table3, table4, table5
 from rcnreid.errors import UserError
 
 TABLES = (("table2", table2.ROWS), ("table3", table3.ROWS), ("table4", table4.ROWS),
@@ -28,10 +28,10 @@ def collect(options, log=print):
 
 
 def main(argv=None):
-    parser = runner.build_parser("collect", __doc__.splitlines()[0])
+    parser = cli.build_parser("collect", __doc__.splitlines()[0])
     args = parser.parse_args(argv)
     try:
-        collect(runner.options_from_args(args))
+        collect(cli.options_from_args(args))
     except UserError as exc:
         print("collect: error: %s" % exc, file=sys.stderr)
         return 2

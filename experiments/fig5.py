@@ -11,7 +11,8 @@ Run: ``python experiments/fig5.py --data synthetic --profile quick --trials 1`` 
 import os
 import sys
 
-from experiments.runner import load_paper_numbers, main
+from experiments.cli import main
+from experiments.table_report import load_paper_numbers
 from experiments.table5 import ROWS
 from rcnreid.atomic import atomic_path, write_json
 
@@ -49,8 +50,9 @@ def plot_fig5(report, out_png):
             ax.plot(x, r["cmc"], "-", color=color, label=r["label"])
             if r["paper"] and all(v is not None for v in r["paper"]):
                 ax.plot(ranks_paper, r["paper"], "o", mfc="none", color=color)
-        ax.set_title("%s (DATA=%s, PROFILE=%s)" % (names.get(d, d), report["data"],
-                                                   report["profile"]))
+        ax.set_title("%s (DATA=%s, PROFILE=%s, READING=%s)"
+                     % (names.get(d, d), report["data"], report["profile"],
+                        report.get("reading", "default")))
         ax.set_xlabel("Rank")
         ax.set_ylabel("Matching rate (%)")
         ax.set_xlim(1, 20)
@@ -76,6 +78,7 @@ def after(report, options):
     curves = plot_fig5(report, png)
     write_json(os.path.join(options.results, "fig5.json"),
                {"data": report["data"], "profile": report["profile"],
+                "reading": report.get("reading", "default"),
                 "trials": report["trials"], "curves": curves})
     print("wrote %s and %s" % (png, os.path.join(options.results, "fig5.json")))
 

@@ -26,6 +26,7 @@ cd "${SLURM_SUBMIT_DIR:-.}"
 
 DATA=${DATA:-real}
 PROFILE=${PROFILE:-paper}
+READING=${READING:-default}
 RESULTS=${RESULTS:-results}
 ILIDSVID_H5=${ILIDSVID_H5:-data/ilidsvid.h5}
 PRID_H5=${PRID_H5:-data/prid2011.h5}
@@ -40,6 +41,7 @@ TRIAL=$((TASK % 10))
 export THEANO_FLAGS="${THEANO_FLAGS:+$THEANO_FLAGS,}device=cuda,floatX=float32,base_compiledir=${TMPDIR:-/tmp}/rcnreid-theano-$TASK"
 
 for TABLE in table2 table3 table4 table5; do
-    "$PY" experiments/$TABLE.py --data "$DATA" --profile "$PROFILE" --trial "$TRIAL" \
+    "$PY" experiments/$TABLE.py --data "$DATA" --profile "$PROFILE" --reading "$READING" \
+        --trial "$TRIAL" \
         --dataset "$DATASET" --results "$RESULTS" --ilidsvid "$ILIDSVID_H5" --prid "$PRID_H5"
 done

@@ -5,7 +5,8 @@ one trial/row alone: ``python experiments/table2.py --trial K --row "NAME"``. Se
 """
 import sys
 
-from experiments.runner import Row, main
+from experiments.cli import main
+from experiments.options import Row
 
 ROWS = [
     Row("RCN-Ind", "rcn/rcn_ind"),

@@ -7,7 +7,8 @@ one trial/row alone: ``python experiments/table5.py --trial K --row "NAME"``. Se
 """
 import sys
 
-from experiments.runner import Row, main
+from experiments.cli import main
+from experiments.options import Row
 
 ROWS = [
     Row("GEI+RSVM", "baseline/GEI+RSVM"),

@@ -7,60 +7,49 @@ trained once per (dataset, trial, architecture) and its features are extracted o
 =================================  ==============================================================
 unit                               rows
 =================================  ==============================================================
-``rcn/deep_rcn``                   Table 2 Deep RCN (5x5, 5x5); Table 3 Average pooling; Table 4 Deep RCN
+``rcn/deep_rcn``                   Table 2 Deep RCN (5x5, 5x5); Table 4 Deep RCN; Table 5's base
 ``rcn/deep_rcn_9x9_1x1``           Table 2 Deep RCN (9x9, 1x1)
 ``rcn/rcn_ind``                    Table 2 RCN-Ind
+``rcn/pool_average``               Table 3 Average pooling (the ``deep_rcn`` unit itself when the
+                                   two configurations are equal: the default reading)
+``rcn/pool_max``                   Table 3 Max pooling: a network *trained* with max temporal
+                                   pooling, scored with Eq. 5 like the Average row
 ``vgg/fc_gru``                     Table 2 VGG 16 + FC-GRU (needs VGG16_WEIGHTS)
-``pool/{max,fisher}/<distance>``  Table 3 Max / Fisher vector pooling (frame outputs of deep_rcn)
+``pool/fisher/<distance>``         Table 3 Fisher vector pooling of the average-trained network's
+                                   frame outputs
+``pool/max/<distance>``            Table 3 "Max pooling (re-pooled average net)": not in the
+                                   paper; the average-trained network's frame outputs max-pooled
 ``deep_metric/LFDA``, ``/KISSME``  Table 5 Deep RCN+LFDA / +KISSME (h̄ of deep_rcn, PCA 128)
 ``baseline/<name>``                Tables 4 and 5 hand-crafted rows (``rcnreid.baselines.registry``)
 =================================  ==============================================================
 
-Code owned by other areas is called through the contracts of docs/DEVELOPING.md; when it is
-missing the unit raises :class:`RowNotRun` naming what is missing, so the table says so.
+Every network is the registry's configuration (:func:`rcnreid.configs.get_config`) of its row at
+the run's profile, under the run's reading and ``--set`` overrides.
 """
-import importlib
-import inspect
 import os
 
+import h5py
 import numpy as np
 
-from experiments.runner import RowNotRun
+from experiments.cache import unit_lock
+from experiments.options import RowNotRun
+from rcnreid.baselines.registry import REGISTRY as BASELINES
+from rcnreid.checkpoint import final_checkpoint, load_model
+from rcnreid.cmc import cmc_curve
+from rcnreid.configs import get_config
+from rcnreid.data.reader import ReIDDataset
+from rcnreid.extract import extract_features
+from rcnreid.finetune import fc7_features, finetuned_weights, run_vgg_trial
+from rcnreid.fisher import FisherVectorEncoder
+from rcnreid.metric.pipeline import evaluate_metric
+from rcnreid.train import run_trial
 
-#: Row name in the paper -> architecture name handed to ``rcnreid.train.run_trial``.
-RCN_CONFIGS = {"deep_rcn": "Deep RCN (5 x 5, 5 x 5)",
-               "deep_rcn_9x9_1x1": "Deep RCN (9 x 9, 1 x 1)",
-               "rcn_ind": "RCN-Ind"}
+#: Registry rows trained and evaluated by ``rcn/<row>`` units.
+RCN_ROWS = ("deep_rcn", "deep_rcn_9x9_1x1", "rcn_ind", "pool_average", "pool_max")
+#: The network whose frame outputs Table 3's re-pooled rows pool: the average-trained one.
+AVERAGE_ROW = "pool_average"
 BASELINES_T4 = ("HOG3D", "FV2D", "FV3D", "STFV3D")
 BASELINES_T5 = ("GEI+RSVM", "HOG3D+DVR", "Color+LFDA", "STFV3D+LFDA", "STFV3D+KISSME")
-
-
-# ----------------------------------------------------------------------------------------------
-# helpers
-
-def need(module, attr=None):
-    """Import ``module`` (and ``attr`` from it) or raise RowNotRun naming what is missing."""
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise RowNotRun("code missing: %s (%s)" % (module, exc))
-    if attr is None:
-        return mod
-    try:
-        return getattr(mod, attr)
-    except AttributeError:
-        raise RowNotRun("code missing: %s.%s" % (module, attr))
-
-
-def call_with(fn, **available):
-    """Call ``fn`` with the keyword arguments among ``available`` that its signature accepts."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return fn(**available)
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return fn(**available)
-    return fn(**{k: v for k, v in available.items() if k in params})
 
 
 def cmc_from_distance(dist, probe_ids, gallery_ids):
@@ -69,97 +58,73 @@ def cmc_from_distance(dist, probe_ids, gallery_ids):
     The same computation and tie rule as the deep rows' evaluation (:func:`rcnreid.cmc.cmc_curve`,
     pessimistic ties), so every row of a table is ranked the same way.
     """
-    from rcnreid.cmc import cmc_curve
     return cmc_curve(dist, probe_ids, gallery_ids, max_rank=len(gallery_ids),
                      higher_is_better=False)
 
 
-def _cmc_of(result):
-    """The CMC in a result returned by another area (dict with ``cmc``, or the curve itself)."""
-    if isinstance(result, dict):
-        for key in ("cmc", "cmc_curve", "mean_cmc"):
-            if key in result:
-                return result[key]
-        raise RowNotRun("result has no 'cmc' entry: keys %s" % sorted(result))
-    return result
-
-
 # ----------------------------------------------------------------------------------------------
-# the deep model (Table 2, and the base of Tables 3-5)
+# the deep model (Tables 2 and 3, and the base of Tables 4 and 5)
 
-def _rcn_unit(config_name):
+def row_config(ctx, row):
+    """The :class:`rcnreid.configs.RunConfig` that unit ``rcn/<row>`` trains in this run."""
+    opts = ctx.options
+    return get_config(row, opts.profile, reading=opts.reading, overrides=opts.overrides)
+
+
+def _rcn_unit(row):
     def unit(ctx):
-        """Train (or resume) and evaluate one architecture: ``rcnreid.train.run_trial``."""
-        run_trial = need("rcnreid.train", "run_trial")
-        out_dir = ctx.run_dir(config_name)
-        res = call_with(run_trial, data_path=ctx.data_path, trial=ctx.trial,
-                        config_name=config_name, profile=ctx.profile.train_profile,
-                        out_dir=out_dir, seed=ctx.seed, log=ctx.log)
-        out = {"cmc": _cmc_of(res), "out_dir": out_dir, "config": config_name}
-        if isinstance(res, dict):
-            for k in ("map", "checkpoint", "checkpoint_path"):
-                if k in res and isinstance(res[k], (int, float, str)):
-                    out[k] = res[k]
+        """Train (or resume) and evaluate the registry row ``row``: :func:`run_trial`."""
+        if row == AVERAGE_ROW:
+            cfg = row_config(ctx, row)
+            base = row_config(ctx, "deep_rcn")
+            if (cfg.model, cfg.train) == (base.model, base.train):    # the same network
+                return dict(ctx.unit("rcn/deep_rcn"), same_as="rcn/deep_rcn")
+        out_dir = ctx.run_dir(row)
+        opts = ctx.options
+        res = run_trial(ctx.data_path, ctx.trial, row, profile=opts.profile, out_dir=out_dir,
+                        seed=ctx.seed, log=ctx.log, reading=opts.reading,
+                        overrides=opts.overrides)
+        out = {"cmc": res["cmc"], "out_dir": out_dir, "config": row,
+               "checkpoint": final_checkpoint(out_dir),
+               "temporal_pooling": row_config(ctx, row).model.temporal_pooling}
+        if isinstance(res.get("map"), (int, float)):
+            out["map"] = res["map"]
         return out
-    unit.__name__ = "rcn_" + config_name
+    unit.__name__ = "rcn_" + row
     return unit
 
 
-def trained_checkpoint(ctx, config_name="deep_rcn"):
+def trained_checkpoint(ctx, row="deep_rcn"):
     """Path of the trained model of this trial (training it first through its unit if needed)."""
-    res = ctx.unit("rcn/" + config_name)
-    for k in ("checkpoint", "checkpoint_path"):
-        if res.get(k):
-            return res[k]
-    find = getattr(importlib.import_module("rcnreid.checkpoint"), "final_checkpoint", None) \
-        if _has("rcnreid.checkpoint") else None
-    if find is not None:
-        return find(res["out_dir"])
-    cands = sorted(f for f in os.listdir(res["out_dir"]) if "final" in f)
-    if not cands:
-        raise RowNotRun("no final checkpoint in %s" % res["out_dir"])
-    return os.path.join(res["out_dir"], cands[-1])
+    res = ctx.unit("rcn/" + row)
+    return res.get("checkpoint") or final_checkpoint(res["out_dir"])
 
 
-def _has(module):
-    try:
-        importlib.import_module(module)
-        return True
-    except ImportError:
-        return False
-
-
-def sequence_features(ctx, config_name="deep_rcn", level="sequence"):
+def sequence_features(ctx, row="deep_rcn", level="sequence"):
     """Features of every sequence of the dataset from this trial's trained model, cached on disk.
 
     ``level="sequence"``: h̄ (N, D); ``level="frame"``: a list of (L_i, D) frame outputs
-    (Table 3). Extraction is ``rcnreid.extract.extract_features``; the HDF5 file it writes is kept
-    in the trial's run folder and read back by every row that needs it.
+    (Table 3). Extraction is :func:`rcnreid.extract.extract_features`; the HDF5 file it writes is
+    kept beside the checkpoint and read back by every row that needs it.
     """
-    extract = need("rcnreid.extract", "extract_features")
-    ckpt = trained_checkpoint(ctx, config_name)
-    path = os.path.join(ctx.run_dir(config_name), "features-%s.h5" % level)
+    ckpt = trained_checkpoint(ctx, row)
+    path = os.path.join(os.path.dirname(ckpt), "features-%s.h5" % level)
     if not os.path.exists(path):
-        call_with(extract, data_path=ctx.data_path, checkpoint_path=ckpt, out_path=path,
-                  level=level, frame_level=(level == "frame"), log=ctx.log)
-    import h5py
+        extract_features(ctx.data_path, ckpt, path, level=level, log=ctx.log)
     with h5py.File(path, "r") as f:
         if level == "sequence":
-            key = "features" if "features" in f else "h"
-            return np.asarray(f[key], dtype=np.float64)
-        if "frame_features" in f:
-            flat = np.asarray(f["frame_features"], dtype=np.float64)
-            offs = np.asarray(f["frame_offsets"])
-            return [flat[offs[i]:offs[i + 1]] for i in range(len(offs) - 1)]
-        raise RowNotRun("%s holds no frame-level features (frame_features/frame_offsets)" % path)
+            return np.asarray(f["features"], dtype=np.float64)
+        flat = np.asarray(f["frame_features"], dtype=np.float64)
+        offs = np.asarray(f["frame_offsets"])
+        return [flat[offs[i]:offs[i + 1]] for i in range(len(offs) - 1)]
 
 
 def _split(ctx):
-    """(dataset, train persons, probe rows, gallery rows) of this trial: camera 1 = probe."""
-    ReIDDataset = need("rcnreid.data.reader", "ReIDDataset")
-    ds = ReIDDataset(ctx.data_path)
-    train_p, test_p = ds.split(ctx.trial)
-    person, camera = np.asarray(ds.person), np.asarray(ds.camera)
+    """(dataset, person ids, train rows, probe rows, gallery rows) of this trial: camera 1 =
+    probe."""
+    with ReIDDataset(ctx.data_path, preload=False) as ds:
+        train_p, test_p = ds.split(ctx.trial)
+        person, camera = np.asarray(ds.person), np.asarray(ds.camera)
     train_rows = np.flatnonzero(np.isin(person, train_p))
     probe = np.flatnonzero(np.isin(person, test_p) & (camera == 1))
     gallery = np.flatnonzero(np.isin(person, test_p) & (camera == 2))
@@ -182,15 +147,9 @@ def euclidean(A, B):
     return np.sqrt(np.maximum(sq, 0.0))
 
 
-def load_trained_model(ctx, config_name="deep_rcn"):
-    """The trained :class:`rcnreid.model.SiameseRCN` of this trial (for Eq. 5 similarities)."""
-    load = need("rcnreid.checkpoint", "load_model")
-    return load(trained_checkpoint(ctx, config_name))
-
-
 def _pool_unit(how, distance):
     def unit(ctx):
-        """Table 3: max pooling or Fisher-vector pooling of the Deep RCN's frame outputs.
+        """Table 3: max or Fisher-vector pooling of the average-trained network's frame outputs.
 
         Frame outputs are L2-normalised first ("normalisation on frame descriptors", Sec. 5.4.2).
         ``distance="euclidean"``: sequences are ranked by the Euclidean distance of the
@@ -202,23 +161,24 @@ def _pool_unit(how, distance):
             raise RowNotRun("Fisher vectors (2*D*K dims) cannot feed Eq. 5 (D dims); "
                             "use --pool-distance euclidean")
         _, person, train_rows, probe, gallery = _split(ctx)
-        raw = sequence_features(ctx, "deep_rcn", level="frame")
+        raw = sequence_features(ctx, AVERAGE_ROW, level="frame")
         if distance == "similarity":
-            model = load_trained_model(ctx)
+            model = load_model(trained_checkpoint(ctx, AVERAGE_ROW))
             hp = np.stack([pool_frames(raw[i], how) for i in probe]).astype(np.float32)
             hg = np.stack([pool_frames(raw[i], how) for i in gallery]).astype(np.float32)
             dist = -np.asarray(model.similarity(hp, hg), dtype=np.float64)
             return {"cmc": cmc_from_distance(dist, person[probe], person[gallery]).tolist()}
         frames = [l2_rows(f) for f in raw]
         if how == "fisher":
-            Fisher = need("rcnreid.fisher", "FisherVectorEncoder")
             X = np.concatenate([frames[i] for i in train_rows])
-            fv = Fisher(n_components=ctx.profile.fisher_components, seed=ctx.seed).fit(X)
-            enc = lambda rows: l2_rows(np.stack([fv.encode(frames[i])  # noqa: E731
-                                                 for i in rows]))
+            fv = FisherVectorEncoder(n_components=ctx.profile.fisher_components,
+                                     seed=ctx.seed).fit(X)
+
+            def enc(rows):
+                return l2_rows(np.stack([fv.encode(frames[i]) for i in rows]))
         else:
-            enc = lambda rows: l2_rows(np.stack([pool_frames(frames[i], how)  # noqa: E731
-                                                 for i in rows]))
+            def enc(rows):
+                return l2_rows(np.stack([pool_frames(frames[i], how) for i in rows]))
         dist = euclidean(enc(probe), enc(gallery))
         return {"cmc": cmc_from_distance(dist, person[probe], person[gallery]).tolist()}
     unit.__name__ = "pool_%s_%s" % (how, distance)
@@ -228,13 +188,10 @@ def _pool_unit(how, distance):
 def _deep_metric_unit(method):
     def unit(ctx):
         """Table 5: PCA to 128 dims then LFDA / KISSME on the Deep RCN's h̄ (Section 5.5)."""
-        evaluate_metric = need("rcnreid.metric.pipeline", "evaluate_metric")
         _, person, train_rows, probe, gallery = _split(ctx)
         H = sequence_features(ctx, "deep_rcn", level="sequence")
         dist = evaluate_metric(H[train_rows], person[train_rows], H[probe], H[gallery],
-                               method, pca_dim=ctx.profile.pca_dim)
-        if isinstance(dist, dict):
-            dist = dist["distance"]
+                               method=method, pca_dim=ctx.profile.pca_dim)
         return {"cmc": cmc_from_distance(dist, person[probe], person[gallery]).tolist()}
     unit.__name__ = "deep_metric_" + method
     return unit
@@ -247,28 +204,25 @@ def vgg_unit(ctx):
     """Table 2 VGG 16 + FC-GRU: needs a VGG-16 weights file; trains the FC-GRU on fc7 features.
 
     VGG-16 is fine-tuned on VIPeR once for all datasets and trials, and fc7 is extracted once per
-    dataset, into ``runs/<data>-<profile>/vgg16_finetune``; both steps hold the runner's lock, so
+    dataset, into ``runs/<run tag>/vgg16_finetune``; both steps hold the runner's lock, so
     parallel trials (JOBS, SLURM) wait for them instead of repeating them.
     """
-    from experiments.runner import unit_lock
     weights = ctx.options.vgg16_weights
     if not weights:
         raise RowNotRun("no VGG-16 weights file (set VGG16_WEIGHTS=...)")
     if not os.path.exists(weights):
         raise RowNotRun("VGG16_WEIGHTS=%s: file not found" % weights)
-    ft = need("rcnreid.finetune")
     opts = ctx.options
     shared = os.path.join(opts.results, "runs", opts.run_tag, "vgg16_finetune")
-    profile = ctx.profile.train_profile
-    with unit_lock(os.path.join(shared, "finetune")):
-        tuned = ft.finetuned_weights(weights, shared, profile, seed=opts.seed, log=ctx.log)
-    with unit_lock(os.path.join(shared, ctx.dataset + ".fc7")):
-        features = ft.fc7_features(ctx.data_path, tuned, shared, log=ctx.log)
+    with unit_lock(os.path.join(shared, "finetune"), log=ctx.log):
+        tuned = finetuned_weights(weights, shared, opts.profile, seed=opts.seed, log=ctx.log)
+    with unit_lock(os.path.join(shared, ctx.dataset + ".fc7"), log=ctx.log):
+        features = fc7_features(ctx.data_path, tuned, shared, log=ctx.log)
     out_dir = ctx.run_dir("fc_gru")
-    res = ft.run_vgg_trial(ctx.data_path, ctx.trial, tuned, profile=profile, out_dir=out_dir,
-                           seed=ctx.seed, log=ctx.log, finetune_dir=shared,
-                           features_path=features)
-    return {"cmc": _cmc_of(res), "out_dir": out_dir}
+    res = run_vgg_trial(ctx.data_path, ctx.trial, tuned, profile=opts.profile, out_dir=out_dir,
+                        seed=ctx.seed, log=ctx.log, finetune_dir=shared, features_path=features,
+                        reading=opts.reading, overrides=opts.overrides)
+    return {"cmc": res["cmc"], "out_dir": out_dir}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -276,37 +230,20 @@ def vgg_unit(ctx):
 
 def _baseline_unit(name):
     def unit(ctx):
-        """A row of ``rcnreid.baselines.registry``: a distance matrix + person ids -> CMC."""
-        reg = need("rcnreid.baselines.registry")
-        table = getattr(reg, "REGISTRY", None) or getattr(reg, "BASELINES", None)
-        if table is not None:
-            if name not in table:
-                raise RowNotRun("rcnreid.baselines.registry has no row %r" % name)
-            fn = table[name]
-        elif hasattr(reg, "get"):
-            fn = reg.get(name)
-        else:
-            raise RowNotRun("rcnreid.baselines.registry has neither REGISTRY nor get()")
-        res = call_with(fn, data_path=ctx.data_path, trial=ctx.trial, seed=ctx.seed,
-                        profile=ctx.profile.name, cache_dir=ctx.run_dir("baselines"),
-                        log=ctx.log)
-        if isinstance(res, dict):
-            if "cmc" in res:
-                return {"cmc": res["cmc"]}
-            dist, pids, gids = res["distance"], res["probe_ids"], res["gallery_ids"]
-        elif len(res) == 3:
-            dist, pids, gids = res
-        else:
-            dist, ids = res
-            pids = gids = ids
+        """A row of :data:`rcnreid.baselines.registry.REGISTRY`: (distance, probe ids, gallery
+        ids) -> CMC."""
+        if name not in BASELINES:
+            raise RowNotRun("rcnreid.baselines.registry has no row %r" % name)
+        dist, pids, gids = BASELINES[name](ctx.data_path, ctx.trial, seed=ctx.seed,
+                                           profile=ctx.options.profile, log=ctx.log)
         return {"cmc": cmc_from_distance(dist, pids, gids).tolist()}
     unit.__name__ = "baseline_" + name
     return unit
 
 
 UNITS = {}
-for _cfg in RCN_CONFIGS:
-    UNITS["rcn/" + _cfg] = _rcn_unit(_cfg)
+for _row in RCN_ROWS:
+    UNITS["rcn/" + _row] = _rcn_unit(_row)
 UNITS["vgg/fc_gru"] = vgg_unit
 for _how in ("max", "fisher"):
     for _dist in ("euclidean", "similarity"):

@@ -362,7 +362,8 @@ def fc7_features(data_path, tuned, finetune_dir, log=print, features_path=None):
 
 
 def run_vgg_trial(data_path, trial, weights_path, profile="paper", out_dir=".", seed=0,
-                  log=print, viper_path=None, finetune_dir=None, features_path=None):
+                  log=print, viper_path=None, finetune_dir=None, features_path=None,
+                  reading="default", overrides=()):
     """Table 2's "VGG 16 + FC-GRU" on one trial: fine-tune, extract fc7, train and evaluate.
 
     ``weights_path``: ImageNet VGG-16 weights (fine-tuned on VIPeR first: ``viper_path`` or the
@@ -370,7 +371,9 @@ def run_vgg_trial(data_path, trial, weights_path, profile="paper", out_dir=".", 
     viper``), or weights already fine-tuned by ``rcnreid finetune-vgg`` (used as they are).
     Fine-tuning and the fc7 file are shared by the trials: they live in ``finetune_dir``
     (default: ``vgg16_finetune`` beside the parent of ``out_dir``). The FC-GRU is run config
-    ``fc_gru`` at ``profile`` with ``fc_input_dim`` set to the features' dimension, trained with
+    ``fc_gru`` at ``profile`` (under ``reading`` and ``overrides``, as
+    :func:`rcnreid.configs.get_config`) with ``fc_input_dim`` set to the features' dimension,
+    trained with
     :func:`rcnreid.train.train` and evaluated with :func:`rcnreid.evaluate.evaluate`. Returns the
     evaluation dict (``cmc`` fractions at ranks 1..20, ...).
     """
@@ -390,7 +393,7 @@ def run_vgg_trial(data_path, trial, weights_path, profile="paper", out_dir=".", 
                                  features_path=features_path)
     ds = ReIDDataset(data_path)
     inputs = FeatureInputs(ds, features_path)
-    cfg = get_config("fc_gru", profile)
+    cfg = get_config("fc_gru", profile, reading=reading, overrides=overrides)
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, fc_input_dim=inputs.dim))
     run_dir = os.path.join(out_dir, "fcgru")
     final = train(data_path, trial, cfg, run_dir, resume=True, seed=seed, log=log, inputs=inputs)

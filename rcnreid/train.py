@@ -212,8 +212,11 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
     return final_path
 
 
-def run_trial(data_path, trial, config_name, profile="paper", out_dir=".", seed=0, log=print):
-    """Train (or resume, or reuse a finished run in ``out_dir``) and evaluate one trial.
+def run_trial(data_path, trial, config_name, profile="paper", out_dir=".", seed=0, log=print,
+              reading="default", overrides=()):
+    """Train (or resume, or reuse a finished run in ``out_dir``) and evaluate one trial of the
+    registry configuration ``config_name`` at ``profile``, under ``reading`` and ``overrides``
+    (:func:`rcnreid.configs.get_config`).
 
     Returns the evaluation dict (:func:`rcnreid.evaluate.evaluate`: ``cmc`` fractions at ranks
     1..20, ``map``, ...) plus ``checkpoint``. The result is also written to
@@ -221,7 +224,7 @@ def run_trial(data_path, trial, config_name, profile="paper", out_dir=".", seed=
     """
     from rcnreid.evaluate import evaluate
     log = log or (lambda *a: None)
-    cfg = get_config(config_name, profile)
+    cfg = get_config(config_name, profile, reading=reading, overrides=overrides)
     out_dir = os.fspath(out_dir)
     final = os.path.join(out_dir, ckptlib.FINAL_NAME)
     if not os.path.isfile(final):

@@ -16,7 +16,8 @@ def test_names_users_know_resolve_to_one_registry():
     assert get_config("cpu").model.hidden_channels == (16, 32, 32)
     assert get_config("cpu_rcn_ind").model == get_config("rcn_ind", "cpu").model
     assert get_config("cpu_rcn_ind").model.stacked is False
-    assert profile_of("tiny") is PROFILES["test"] and profile_of("quick_rcn_ind") is PROFILES["quick"]
+    assert profile_of("tiny") is PROFILES["test"]
+    assert profile_of("quick_rcn_ind") is PROFILES["quick"]
     assert profile_of("deep_rcn", "cpu") is PROFILES["cpu"]
     # Table 1's encoder readings are rows of the registry too
     assert get_config("deep_rcn_table1_exact").model.encoder_kernel == 4

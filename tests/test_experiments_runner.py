@@ -10,7 +10,7 @@ import re
 import numpy as np
 import pytest
 
-from experiments import runner
+from experiments import cache, cli, datasets, runner, table_report
 from experiments.runner import Options, Row, RowNotRun
 
 CALLS = []
@@ -66,7 +66,7 @@ def _reset_calls():
 @pytest.fixture
 def synth_opts(tmp_path, monkeypatch):
     """Options for DATA=synthetic with the synthetic data step stubbed (no data needed here)."""
-    monkeypatch.setattr(runner, "ensure_synthetic", lambda options, dataset, log=print:
+    monkeypatch.setattr(datasets, "ensure_synthetic", lambda options, dataset, log=print:
                         str(tmp_path / ("%s.h5" % dataset)))
     return Options(data="synthetic", profile="test", trials=(0, 1), results=str(tmp_path / "res"))
 
@@ -109,8 +109,8 @@ def test_cmc_from_distance_matches_bruteforce():
 
 
 def test_as_percent_cmc_scales_and_pads():
-    assert runner.as_percent_cmc([0.5, 1.0]) == [50.0] + [100.0] * 19
-    c = runner.as_percent_cmc(list(np.linspace(10, 100, 25)))
+    assert cache.as_percent_cmc([0.5, 1.0]) == [50.0] + [100.0] * 19
+    c = cache.as_percent_cmc(list(np.linspace(10, 100, 25)))
     assert len(c) == 20 and c[0] == 10.0
 
 
@@ -144,7 +144,7 @@ def test_markdown_and_json_hold_paper_numbers_and_not_run_reasons(synth_opts):
     runner.run_table("table2", T2_ROWS, synth_opts, units=FAKE_UNITS, log=quiet)
     res = synth_opts.results
     md = open(os.path.join(res, "table2.md"), encoding="utf-8").read()
-    paper = json.load(open(runner.PAPER_NUMBERS))["tables"]["table2"]["rows"]
+    paper = json.load(open(table_report.PAPER_NUMBERS))["tables"]["table2"]["rows"]
     titles = {"ilidsvid": "iLIDS-VID", "prid2011": "PRID2011"}
     for prow in paper:
         for d, title in titles.items():
@@ -183,7 +183,7 @@ def test_interrupted_run_resumes(synth_opts):
     with pytest.raises(KeyboardInterrupt):
         runner.run_table("table4", rows, synth_opts, units=units, log=quiet)
     assert CALLS == [("flaky", "ilidsvid", 0)]
-    assert os.path.exists(runner.cache_path(synth_opts, "ilidsvid", 0, "flaky"))
+    assert os.path.exists(cache.cache_path(synth_opts, "ilidsvid", 0, "flaky"))
     assert not os.path.exists(os.path.join(synth_opts.results, "table4.md"))
     state["interrupt"] = False
     CALLS.clear()
@@ -221,21 +221,69 @@ def test_parallel_jobs_fill_the_same_cache(synth_opts):
     assert CALLS == []          # the work happened in the worker processes
     for d in runner.DATASETS:
         for t in (0, 1):
-            path = runner.cache_path(opts, d, t, "rcn/rcn_ind")
+            path = cache.cache_path(opts, d, t, "rcn/rcn_ind")
             assert json.load(open(path))["cmc"] == pytest.approx(fake_cmc("rcn/rcn_ind", d, t))
     assert rep["rows"][0]["ours"]["ilidsvid"]["trials_done"] == [0, 1]
 
 
 def test_command_line_options(tmp_path):
-    p = runner.build_parser("table2", "x")
-    o = runner.options_from_args(p.parse_args(["--trials", "3", "--data", "synthetic"]))
+    p = cli.build_parser("table2", "x")
+    o = cli.options_from_args(p.parse_args(["--trials", "3", "--data", "synthetic"]))
     assert o.trials == (0, 1, 2) and o.data == "synthetic"
-    o = runner.options_from_args(p.parse_args(["--trial", "7", "--row", "RCN-Ind"]))
+    o = cli.options_from_args(p.parse_args(["--trial", "7", "--row", "RCN-Ind"]))
     assert o.trials == (7,) and o.rows == ("RCN-Ind",)
-    assert runner.options_from_args(p.parse_args(["--trials", "2-4,9"])).trials == (2, 3, 4, 9)
+    assert cli.options_from_args(p.parse_args(["--trials", "2-4,9"])).trials == (2, 3, 4, 9)
     for bad in (["--trials", "11"], ["--trial", "10"], ["--jobs", "0"]):
         with pytest.raises(runner.UserError):
-            runner.options_from_args(p.parse_args(bad))
+            cli.options_from_args(p.parse_args(bad))
     missing = Options(data="real", ilidsvid=str(tmp_path / "none.h5"), results=str(tmp_path))
     with pytest.raises(runner.UserError, match="ILIDSVID_H5"):
         runner.run_table("table2", T2_ROWS, missing, units=FAKE_UNITS, log=quiet)
+
+
+def test_reading_and_overrides_are_cached_and_reported_apart(synth_opts):
+    """READING=literal and --set runs get their own cache and run folders and say so."""
+    import dataclasses
+    rows = [Row("Deep RCN (5 x 5, 5 x 5)", "rcn/deep_rcn")]
+    one = dataclasses.replace(synth_opts, trials=(0,), datasets=("ilidsvid",))
+    runner.run_table("table2", rows, one, units=FAKE_UNITS, log=quiet)
+    lit = dataclasses.replace(one, reading="literal")
+    setting = dataclasses.replace(one, overrides=("train.epochs=1",))
+    tags = {one.run_tag, lit.run_tag, setting.run_tag}
+    assert len(tags) == 3 and "literal" in lit.run_tag
+    CALLS.clear()
+    rep = runner.run_table("table2", rows, lit, units=FAKE_UNITS, log=quiet)
+    assert CALLS == [("rcn/deep_rcn", "ilidsvid", 0)]      # not the default reading's result
+    assert rep["reading"] == "literal"
+    cached = json.load(open(cache.cache_path(lit, "ilidsvid", 0, "rcn/deep_rcn")))
+    assert cached["reading"] == "literal" and cached["overrides"] == []
+    rep = runner.run_table("table2", rows, setting, units=FAKE_UNITS, log=quiet)
+    assert rep["overrides"] == ["train.epochs=1"] and len(CALLS) == 2
+    md = open(os.path.join(setting.results, "table2.md"), encoding="utf-8").read()
+    assert "READING=default" in md and "--set train.epochs=1" in md
+    p = cli.build_parser("table2", "x")
+    o = cli.options_from_args(p.parse_args(["--reading", "literal", "--set", "train.epochs=2"]))
+    assert o.reading == "literal" and o.overrides == ("train.epochs=2",)
+    for bad in (["--reading", "loose"], ["--set", "train.nope=1"]):
+        with pytest.raises(runner.UserError):
+            cli.options_from_args(p.parse_args(bad))
+
+
+def test_report_names_the_protocol_and_split_source_beside_the_papers(tmp_path):
+    """Each dataset section says which protocol and split source the numbers came from."""
+    from rcnreid.data.synthetic import make_synthetic_h5
+    path = str(tmp_path / "prid.h5")
+    make_synthetic_h5(path, layout="prid2011", persons=6, seed=0)
+    info = datasets.describe_dataset(path)
+    assert info["protocol"].startswith("prid2011") and info["persons"] == 6
+    assert info["split_source"].startswith("seed")
+    opts = Options(data="real", prid=path, trials=(0,), datasets=("prid2011",),
+                   results=str(tmp_path / "res"))
+    rep = runner.run_table("table2", [Row("RCN-Ind", "rcn/rcn_ind")], opts,
+                           units=FAKE_UNITS, log=quiet)
+    assert rep["dataset_info"]["prid2011"]["protocol"] == info["protocol"]
+    assert "178" in rep["dataset_info"]["prid2011"]["paper"]
+    md = open(os.path.join(opts.results, "table2.md"), encoding="utf-8").read()
+    section = md.split("## PRID2011")[1]
+    assert ("protocol %s, 6 persons, splits from %s" % (info["protocol"], info["split_source"])
+            in section) and "Paper: 200 persons" in section

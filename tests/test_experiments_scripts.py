@@ -136,3 +136,65 @@ def test_bad_option_is_one_line_error(tmp_path):
                            "--results", str(tmp_path)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2
     assert "ILIDSVID_H5" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _cached(res, tag, dataset, unit):
+    path = os.path.join(res, "cache", tag, dataset, "trial0", unit.replace("/", "_") + ".json")
+    return json.load(open(path))
+
+
+def _run_config(cached):
+    return json.load(open(os.path.join(cached["out_dir"], "config.json")))
+
+
+def test_table3_max_row_is_a_network_trained_with_max_pooling(results):
+    res, _ = results
+    rep = json.load(open(os.path.join(res, "table3.json")))
+    units = {r["name"]: r["unit"] for r in rep["rows"]}
+    assert units["Max pooling"] == "rcn/pool_max"
+    assert units["Max pooling (re-pooled average net)"].startswith("pool/max/")
+    for d in TITLES:
+        cached = _cached(res, "synthetic-test", d, units["Max pooling"])
+        assert cached["temporal_pooling"] == "max"
+        assert _run_config(cached)["model"]["temporal_pooling"] == "max"
+        avg = _cached(res, "synthetic-test", d, units["Average pooling"])
+        assert _run_config(avg)["model"]["temporal_pooling"] == "average"
+
+
+def test_reports_name_the_protocol_and_split_source(results):
+    res, _ = results
+    for table in ("table2", "table3", "table4", "table5"):
+        md = open(os.path.join(res, table + ".md"), encoding="utf-8").read()
+        rep = json.load(open(os.path.join(res, table + ".json")))
+        assert rep["reading"] == "default" and "READING=default" in md
+        for d, title in TITLES.items():
+            info = rep["dataset_info"][d]
+            assert info["protocol"].startswith(d) and info["split_source"].startswith("seed")
+            section = md.split("## " + title)[1]
+            assert "Ours: protocol %s" % info["protocol"] in section and "Paper: " in section
+
+
+def test_literal_reading_runs_apart_and_is_recorded(results):
+    """READING=literal (make table2 ... READING=literal): every row but VGG runs, in folders of
+    its own, recorded in the run folders' config.json and in the report; the default reading's
+    results stay as they were. (Which network each Table 3 row trains under literal:
+    tests/test_experiments_units.py.)"""
+    res, _ = results
+    before = json.load(open(os.path.join(res, "table2.json")))["rows"]
+    run_script("table2", res, "--reading", "literal")
+    rep = json.load(open(os.path.join(res, "table2.json")))
+    md = open(os.path.join(res, "table2.md"), encoding="utf-8").read()
+    assert rep["reading"] == "literal" and "READING=literal" in md
+    for row in rep["rows"]:
+        for d in TITLES:
+            assert (row["ours"][d]["status"] == "not run") == (row["name"] == NEEDS_WEIGHTS)
+    for d in TITLES:
+        deep = _run_config(_cached(res, "synthetic-test-literal", d, "rcn/deep_rcn"))
+        assert deep["name"].endswith("+literal") and deep["model"]["init"] == "uniform1"
+        assert deep["model"]["temporal_pooling"] == "last"          # Eq. 4 as written
+        assert deep["train"]["optim"]["loss_reduction"] == "sum"     # Eq. 6 as written
+    for r in before:                    # the default reading's cached results are untouched
+        for d in TITLES:
+            if r["ours"][d]["status"] != "not run":
+                c = _cached(res, "synthetic-test", d, r["unit"])
+                assert c["reading"] == "default" and c["cmc"] == r["ours"][d]["mean_cmc"]

@@ -1,16 +1,16 @@
-"""The row computations of experiments/units.py, with the other areas' code replaced by fakes.
+"""The row computations of experiments/units.py, with the library functions they call replaced
+by fakes (units import the library directly; the fakes replace those names in ``units``).
 
 Checks the glue itself against independent numpy: Table 3's max pooling, Table 5's metric rows,
-the baseline adapter, the run_trial call, and that missing code becomes a "not run" reason.
+the baseline adapter, the run_trial calls (with the run's profile, reading and overrides), and
+which network each Table 3 row trains.
 """
-import sys
-import types
-
 import numpy as np
 import pytest
 
 from experiments import runner, units
 from experiments.runner import Options, RowNotRun
+from rcnreid.configs import PROFILES
 
 
 class FakeDataset:
@@ -18,24 +18,29 @@ class FakeDataset:
     person = np.array([0, 0, 1, 1, 2, 2, 3, 3])
     camera = np.array([1, 2, 1, 2, 1, 2, 1, 2])
 
-    def __init__(self, path):
+    def __init__(self, path, preload=None):
         self.path = path
 
     def split(self, trial):
         return np.array([0, 1]), np.array([2, 3])
 
+    def __enter__(self):
+        return self
 
-def make_ctx(tmp_path, unit_table):
-    opts = Options(data="synthetic", profile="test", trials=(0,), results=str(tmp_path))
+    def __exit__(self, *exc):
+        pass
+
+
+def make_ctx(tmp_path, unit_table, **options):
+    opts = Options(data="synthetic", profile="test", trials=(0,), results=str(tmp_path),
+                   **options)
     return runner.Context(options=opts, dataset="ilidsvid", data_path="fake.h5", trial=0,
                           units=unit_table, log=lambda *a: None)
 
 
 @pytest.fixture
 def fake_reader(monkeypatch):
-    mod = types.ModuleType("rcnreid.data.reader")
-    mod.ReIDDataset = FakeDataset
-    monkeypatch.setitem(sys.modules, "rcnreid.data.reader", mod)
+    monkeypatch.setattr(units, "ReIDDataset", FakeDataset)
 
 
 def test_max_pooling_row_matches_numpy(tmp_path, monkeypatch, fake_reader):
@@ -64,13 +69,11 @@ def test_deep_metric_row_passes_train_persons_and_scores_the_distance(tmp_path, 
                     probe=probe_X.copy(), gallery=gallery_X.copy())
         return np.array([[5.0, 1.0], [0.0, 2.0]])    # probe 2 -> wrong first, probe 3 -> wrong
 
-    mod = types.ModuleType("rcnreid.metric.pipeline")
-    mod.evaluate_metric = evaluate_metric
-    monkeypatch.setitem(sys.modules, "rcnreid.metric.pipeline", mod)
+    monkeypatch.setattr(units, "evaluate_metric", evaluate_metric)
     monkeypatch.setattr(units, "sequence_features", lambda ctx, cfg, level: H)
     out = units.UNITS["deep_metric/KISSME"](make_ctx(tmp_path, units.UNITS))
     assert seen["train_y"] == [0, 0, 1, 1] and seen["method"] == "KISSME"
-    assert seen["pca_dim"] == runner.PROFILES["test"].pca_dim
+    assert seen["pca_dim"] == PROFILES["test"].pca_dim
     np.testing.assert_array_equal(seen["probe"], H[[4, 6]])
     np.testing.assert_array_equal(seen["gallery"], H[[5, 7]])
     np.testing.assert_allclose(out["cmc"], [0.0, 1.0])
@@ -79,35 +82,37 @@ def test_deep_metric_row_passes_train_persons_and_scores_the_distance(tmp_path, 
 def test_baseline_adapter_and_missing_code(tmp_path, monkeypatch):
     calls = []
 
-    def hog3d(data_path, trial, seed):
-        calls.append((data_path, trial))
-        return np.array([[0.1, 0.9, 0.5], [0.2, 0.1, 0.3], [0.3, 0.8, 0.7]]), np.array([7, 8, 9])
+    def hog3d(data_path, trial, seed, profile, log):
+        calls.append((data_path, trial, profile))
+        ids = np.array([7, 8, 9])
+        return np.array([[0.1, 0.9, 0.5], [0.2, 0.1, 0.3], [0.3, 0.8, 0.7]]), ids, ids
 
-    mod = types.ModuleType("rcnreid.baselines.registry")
-    mod.REGISTRY = {"HOG3D": hog3d}
-    monkeypatch.setitem(sys.modules, "rcnreid.baselines.registry", mod)
+    monkeypatch.setattr(units, "BASELINES", {"HOG3D": hog3d})
     ctx = make_ctx(tmp_path, units.UNITS)
     out = units.UNITS["baseline/HOG3D"](ctx)
-    assert calls == [("fake.h5", 0)]
+    assert calls == [("fake.h5", 0, "test")]
     np.testing.assert_allclose(out["cmc"], [2 / 3, 1.0, 1.0])   # probe 9 ranks its match 2nd
     with pytest.raises(RowNotRun, match="no row 'FV2D'"):
         units.UNITS["baseline/FV2D"](ctx)
 
 
+def fake_run_trial(monkeypatch, calls):
+    def run_trial(data_path, trial, config_name, profile, out_dir, seed, log, reading,
+                  overrides):
+        calls.append((config_name, profile, out_dir, seed, reading, overrides))
+        return {"cmc": [0.25, 0.5, 1.0], "map": 0.4}
+    monkeypatch.setattr(units, "run_trial", run_trial)
+    monkeypatch.setattr(units, "final_checkpoint", lambda out_dir: out_dir + "/final.h5")
+
+
 def test_rcn_row_calls_run_trial_once_per_architecture_folder(tmp_path, monkeypatch):
     calls = []
-
-    def run_trial(data_path, trial, config_name, profile, out_dir, seed):
-        calls.append((config_name, profile, out_dir, seed))
-        return {"cmc": [0.25, 0.5, 1.0], "map": 0.4}
-
-    mod = types.ModuleType("rcnreid.train")
-    mod.run_trial = run_trial
-    monkeypatch.setitem(sys.modules, "rcnreid.train", mod)
+    fake_run_trial(monkeypatch, calls)
     ctx = make_ctx(tmp_path, units.UNITS)
     first = ctx.unit("rcn/deep_rcn")
     again = ctx.unit("rcn/deep_rcn")
     assert len(calls) == 1 and calls[0][0] == "deep_rcn" and calls[0][1] == "test"
+    assert calls[0][4:] == ("default", ())
     assert first["cmc"][:3] == [25.0, 50.0, 100.0] and again == first
     assert first["map"] == 0.4
     ctx.unit("rcn/rcn_ind")
@@ -120,9 +125,34 @@ def test_vgg_row_without_weights_is_not_run(tmp_path):
         units.vgg_unit(ctx)
 
 
-def test_need_names_the_missing_code():
-    with pytest.raises(RowNotRun, match="code missing: rcnreid.nonexistent_module_xyz"):
-        units.need("rcnreid.nonexistent_module_xyz", "f")
+def test_table3_max_row_trains_with_max_pooling_and_average_row_is_the_deep_rcn(
+        tmp_path, monkeypatch):
+    """Table 3's Max pooling row is a network trained with temporal_pooling="max" (Section
+    5.4.2), scored like the Average row; in the default reading the Average row is Table 2's Deep
+    RCN (one training), in the literal one a network of its own that keeps average pooling."""
+    import experiments.table3 as table3
+    calls = []
+    fake_run_trial(monkeypatch, calls)
+    ctx = make_ctx(tmp_path, units.UNITS)
+    units_of = {r.name: r.unit_key(ctx.options) for r in table3.ROWS}
+    assert units_of["Max pooling"] == "rcn/pool_max"
+    res = ctx.unit(units_of["Max pooling"])
+    assert [c[0] for c in calls] == ["pool_max"] and res["temporal_pooling"] == "max"
+    assert units.row_config(ctx, "pool_max").model.temporal_pooling == "max"
+    avg = ctx.unit(units_of["Average pooling"])
+    assert [c[0] for c in calls] == ["pool_max", "deep_rcn"]      # no second average network
+    assert avg["temporal_pooling"] == "average" and avg["cmc"] == ctx.unit("rcn/deep_rcn")["cmc"]
+    assert "re-pooled" in [r.name for r in table3.ROWS][-1]
+    assert units_of[[r.name for r in table3.ROWS][-1]].startswith("pool/max/")
+    # READING=literal: Deep RCN takes Eq. 4's last step, the Average row keeps averaging
+    calls.clear()
+    lit = make_ctx(tmp_path, units.UNITS, reading="literal", overrides=("train.epochs=1",))
+    assert lit.unit("rcn/pool_average")["temporal_pooling"] == "average"
+    assert lit.unit("rcn/pool_max")["temporal_pooling"] == "max"
+    assert lit.unit("rcn/deep_rcn")["temporal_pooling"] == "last"
+    assert [c[0] for c in calls] == ["pool_average", "pool_max", "deep_rcn"]
+    assert all(c[4:] == ("literal", ("train.epochs=1",)) for c in calls)
+    assert len({c[2] for c in calls}) == 3
 
 
 def test_max_pooling_with_learned_similarity_and_fisher_refusal(tmp_path, monkeypatch,
@@ -135,9 +165,7 @@ def test_max_pooling_with_learned_similarity_and_fisher_refusal(tmp_path, monkey
         def similarity(self, ha, hb):
             return ha @ W @ hb.T
 
-    mod = types.ModuleType("rcnreid.checkpoint")
-    mod.load_model = lambda path: FakeModel()
-    monkeypatch.setitem(sys.modules, "rcnreid.checkpoint", mod)
+    monkeypatch.setattr(units, "load_model", lambda path: FakeModel())
     monkeypatch.setattr(units, "sequence_features", lambda ctx, cfg, level: frames)
     monkeypatch.setattr(units, "trained_checkpoint", lambda ctx, cfg="deep_rcn": "ck.npz")
     ctx = make_ctx(tmp_path, units.UNITS)

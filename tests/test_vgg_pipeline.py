@@ -200,7 +200,7 @@ def test_run_vgg_trial_and_commands(files, tmp_path, monkeypatch):
 def test_table2_vgg_row_runs_with_a_weights_file(files, tmp_path, monkeypatch):
     """`make table2 VGG16_WEIGHTS=... VIPER_H5=...`: the row runs on both datasets, VGG-16 is
     fine-tuned once for both, and without VIPER_H5 the row is shown as not run with the reason."""
-    from experiments.runner import main as table_main
+    from experiments.cli import main as table_main
     from experiments.table2 import ROWS
     from rcnreid.finetune import FINETUNE_PROFILES
     from rcnreid.weights import load_weights, save_npz
