@@ -16,6 +16,7 @@ import os
 
 from data_prep import h5out, images, layout, splits as splits_mod
 from data_prep.cliargs import add_common_arguments, make_log
+from rcnreid.data.splits import PRID178_MIN_FRAMES
 from rcnreid.errors import UserError
 
 NAME = "prid2011"
@@ -26,7 +27,7 @@ CAMERAS = (("cam_a", 1), ("cam_b", 2))
 PERSON_PATTERN = r"person_(\d+)"
 PROTOCOLS = ("200", "178")
 #: The 178-person protocol keeps pairs with more than 21 frames in both cameras.
-MIN_FRAMES_178 = 22
+MIN_FRAMES_178 = PRID178_MIN_FRAMES
 
 
 def collect_sequences(root, protocol, skipped, min_frames=MIN_FRAMES_178):

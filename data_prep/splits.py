@@ -11,42 +11,13 @@ Three sources, recorded in the HDF5 file (``splits`` attributes ``source_kind`` 
 
 Trials are numbered 0..9 (row k of ``ls_set`` / item k of the JSON list is trial k).
 """
-import dataclasses
 import json
 import os
 
 import numpy as np
 
+from rcnreid.data.splits import NUM_TRIALS, Splits, random_splits  # noqa: F401  (the library's)
 from rcnreid.errors import UserError
-
-#: Trials of the evaluation protocol.
-NUM_TRIALS = 10
-
-
-@dataclasses.dataclass
-class Splits:
-    """Train/test person ids per trial: ``train`` (trials, n_train), ``test`` (trials, n_test)."""
-    train: np.ndarray
-    test: np.ndarray
-    kind: str      # "official-mat" | "json" | "seed"
-    source: str    # the file it came from, or "seed=S"
-
-    @property
-    def num_trials(self):
-        return int(self.train.shape[0])
-
-
-def random_splits(persons, seed=0, num_trials=NUM_TRIALS):
-    """``num_trials`` random 50/50 splits of ``persons`` (sorted ids); train gets floor(P/2)."""
-    persons = np.sort(np.asarray(persons, dtype=np.int64))
-    rng = np.random.RandomState(seed)
-    n_train = len(persons) // 2
-    train, test = [], []
-    for _ in range(num_trials):
-        perm = persons[rng.permutation(len(persons))]
-        train.append(np.sort(perm[:n_train]))
-        test.append(np.sort(perm[n_train:]))
-    return Splits(np.array(train), np.array(test), "seed", "seed=%d" % seed)
 
 
 def _load_mat_variable(path, name):

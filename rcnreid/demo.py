@@ -22,7 +22,7 @@ def cmc_table(res, ranks=(1, 5, 10, 20)):
 
 def run_demo(out_dir, seed=0, log=print, persons=DEMO_PERSONS, config="quick"):
     """Run the whole pipeline into ``out_dir``; returns the evaluation result dict."""
-    from data_prep.synth import make_synthetic_h5
+    from rcnreid.data.synthetic import make_synthetic_h5
     from rcnreid.configs import get_config
     from rcnreid.evaluate import evaluate
     from rcnreid.plots import plot_cmc

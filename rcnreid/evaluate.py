@@ -69,20 +69,24 @@ def trial_rows(ds, trial):
 
 
 def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, log=print,
-             ties="pessimistic", max_rank=20, model=None, inputs=None, scores_path=None):
+             ties="pessimistic", max_rank=20, model=None, inputs=None, scores_path=None,
+             force=False):
     """CMC (ranks 1..``max_rank``, fractions) and mAP of a checkpoint on trial ``trial``.
 
     ``test_augs``: name of the test augmentation set (default: the run's config). Writes the
     result to ``out_path`` (JSON) and the similarity matrix with the ids to ``scores_path``
-    (.npz) when given. Returns the result dict.
+    (.npz) when given (:func:`rcnreid.atomic.check_out_path` rules: never an input; an existing
+    file only when it is JSON / .npz, or with ``force``). Returns the result dict.
     """
     from rcnreid.data.reader import ReIDDataset
-    from data_prep.h5out import check_out_path
+    from rcnreid.atomic import check_out_path
     log = log or (lambda *a: None)
     if out_path:
-        check_out_path(out_path, "--out", "eval-trial%d.json" % int(trial))
+        check_out_path(out_path, "--out", "eval-trial%d.json" % int(trial),
+                       inputs=(data_path, checkpoint_path), kind="json", force=force)
     if scores_path:
-        check_out_path(scores_path, "--scores", "scores-trial%d.npz" % int(trial))
+        check_out_path(scores_path, "--scores", "scores-trial%d.npz" % int(trial),
+                       inputs=(data_path, checkpoint_path, out_path), kind="npz", force=force)
     ckpt = ckptlib.load_checkpoint(checkpoint_path)
     model = model or ckptlib.load_model(checkpoint_path, ckpt)
     cfg = ckpt.run_config()

@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from rcnreid import checkpoint as ckptlib
-from rcnreid.atomic import atomic_path
+from rcnreid.atomic import atomic_h5, check_out_path
 from rcnreid.data import augment
 from rcnreid.errors import UserError
 from rcnreid.inputs import make_inputs, run_rows
@@ -28,14 +28,17 @@ LEVELS = ("sequence", "frame")
 
 
 def extract_features(data_path, checkpoint_path, out_path, level="sequence", augs=None,
-                     log=print, rows=None, inputs=None):
-    """Write the representations of every sequence (or of ``rows``) to ``out_path``; returns it."""
+                     log=print, rows=None, inputs=None, force=False):
+    """Write the representations of every sequence (or of ``rows``) to ``out_path``; returns it.
+
+    ``out_path`` follows :func:`rcnreid.atomic.check_out_path`: never the dataset or the
+    checkpoint; an existing file only when it is a features file, or with ``force``."""
     from rcnreid.data.reader import ReIDDataset
-    from data_prep.h5out import check_out_path
     log = log or (lambda *a: None)
     if level not in LEVELS:
         raise UserError("--level %s: unknown; use %s" % (level, " or ".join(LEVELS)))
-    check_out_path(out_path, "--out", "features.h5")
+    check_out_path(out_path, "--out", "features.h5", inputs=(data_path, checkpoint_path),
+                   kind="features", force=force)
     ckpt = ckptlib.load_checkpoint(checkpoint_path)
     model = ckptlib.load_model(checkpoint_path, ckpt)
     cfg = ckpt.run_config()
@@ -54,23 +57,22 @@ def extract_features(data_path, checkpoint_path, out_path, level="sequence", aug
         acc = out if acc is None else [a + o for a, o in zip(acc, out)]
         log("  extract: augmentation %d/%d, %d sequences" % (k + 1, len(aug_list), len(rows)))
     feats = [(a / len(aug_list)).astype(np.float32) for a in acc]
-    import h5py
-    with atomic_path(out_path, suffix=".h5") as tmp:
-        with h5py.File(tmp, "w") as f:
-            if frame_level:
-                offsets = np.concatenate([[0], np.cumsum([len(x) for x in feats])])
-                f.create_dataset("frame_features", data=np.concatenate(feats, axis=0))
-                f.create_dataset("frame_offsets", data=offsets.astype(np.int64))
-            else:
-                f.create_dataset("features", data=np.stack(feats))
-            f.create_dataset("person", data=ds.person[rows])
-            f.create_dataset("camera", data=ds.camera[rows])
-            f.create_dataset("row", data=rows)
-            f.attrs.update({"checkpoint": os.path.abspath(checkpoint_path),
-                            "dataset": ds.name, "data_path": os.path.abspath(data_path),
-                            "config_name": cfg.name, "level": level, "test_augs": aug_name,
-                            "repr_dim": int(feats[0].shape[-1]),
-                            "trained_trial": int(ckpt.attrs.get("trial", -1))})
+    need = sum(x.nbytes for x in feats) + 3 * 8 * len(rows)
+    with atomic_h5(out_path, need=need) as f:
+        if frame_level:
+            offsets = np.concatenate([[0], np.cumsum([len(x) for x in feats])])
+            f.create_dataset("frame_features", data=np.concatenate(feats, axis=0))
+            f.create_dataset("frame_offsets", data=offsets.astype(np.int64))
+        else:
+            f.create_dataset("features", data=np.stack(feats))
+        f.create_dataset("person", data=ds.person[rows])
+        f.create_dataset("camera", data=ds.camera[rows])
+        f.create_dataset("row", data=rows)
+        f.attrs.update({"checkpoint": os.path.abspath(checkpoint_path),
+                        "dataset": ds.name, "data_path": os.path.abspath(data_path),
+                        "config_name": cfg.name, "level": level, "test_augs": aug_name,
+                        "repr_dim": int(feats[0].shape[-1]),
+                        "trained_trial": int(ckpt.attrs.get("trial", -1))})
     log("wrote %s (%d sequences, %s level, D = %d)" % (out_path, len(rows), level,
                                                        feats[0].shape[-1]))
     return out_path

@@ -35,6 +35,14 @@ def legend_label(label, cmc):
     return "[%.1f%%] %s" % (100.0 * float(cmc[0]), label)
 
 
+def _strip_ext(out_base):
+    """``out_base`` without a trailing .png / .pdf."""
+    for ext in (".png", ".pdf"):
+        if out_base.endswith(ext):
+            return out_base[:-len(ext)]
+    return out_base
+
+
 def plot_cmc(curves, out_base, title="CMC", max_rank=20):
     """Plot ``curves`` (a list of (label, cmc fractions[, std])) to ``out_base``.png and .pdf.
 
@@ -42,9 +50,10 @@ def plot_cmc(curves, out_base, title="CMC", max_rank=20):
     """
     if not curves:
         raise UserError("plot: no curves to plot")
-    from data_prep.h5out import check_out_path
+    from rcnreid.atomic import check_out_path
     check_out_path(os.fspath(out_base), "--out", "cmc")      # a folder is refused
-    check_out_path(os.fspath(out_base) + ".png", "--out", "cmc")
+    for ext in ("png", "pdf"):
+        check_out_path(_strip_ext(os.fspath(out_base)) + "." + ext, "--out", "cmc", kind=ext)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -74,10 +83,7 @@ def plot_cmc(curves, out_base, title="CMC", max_rank=20):
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
-    out_base = os.fspath(out_base)
-    for ext in (".png", ".pdf"):
-        if out_base.endswith(ext):
-            out_base = out_base[:-len(ext)]
+    out_base = _strip_ext(os.fspath(out_base))
     paths = []
     for ext in (".png", ".pdf"):
         path = out_base + ext

@@ -2,7 +2,7 @@
 
 A folder given as ``--probe`` or ``--gallery`` is either one sequence (it holds image files) or a
 folder of sequence folders. Frames are ordered by the number in their file name
-(``data_prep.images``), resized to the frame size the model was trained on (stored in the
+(:mod:`rcnreid.data.frames`), resized to the frame size the model was trained on (stored in the
 checkpoint; the datasets store 176x66), capped to the run's ``eval_max_len`` first frames when its
 configuration sets one, then go through the run's test-time augmentations; the similarity is
 Eq. 5 averaged over them, exactly as in evaluation. Folders that cannot be read (no frames, a
@@ -29,7 +29,7 @@ class FolderSequence:
 
 def sequence_folders(root):
     """The sequence folders under ``root``: ``[root]`` if it holds images, else its sub-folders."""
-    from data_prep.images import is_image_name
+    from rcnreid.data.frames import is_image_name
     if not os.path.isdir(root):
         raise UserError("%s: not a folder; give a folder of frames or of sequence folders" % root)
     try:
@@ -50,7 +50,7 @@ def read_sequences(root, frame_hw, report, max_len=None):
     """Readable :class:`FolderSequence` s under ``root``; each failure is passed to ``report``
     as one line naming the folder or the file at fault. ``max_len`` keeps the first frames only
     (the run's ``eval_max_len``, as in evaluation)."""
-    from data_prep.images import list_frames, load_rgb
+    from rcnreid.data.frames import list_frames, load_rgb
     out = []
     for folder in sequence_folders(root):
         try:

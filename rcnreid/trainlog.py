@@ -51,6 +51,11 @@ def restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log):
 
 
 def append_row(path, row):
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, sort_keys=True) + "\n")
-        f.flush()
+    """Append one row; a full disk is one UserError line (a torn row is dropped on resume)."""
+    from rcnreid.atomic import write_error
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(row, sort_keys=True) + "\n")
+            f.flush()
+    except OSError as exc:
+        raise write_error(path, exc)

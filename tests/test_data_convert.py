@@ -434,7 +434,7 @@ def test_interrupted_conversion_leaves_no_file(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **kw)
 
-    monkeypatch.setattr("data_prep.h5out.load_rgb", interrupt_later)
+    monkeypatch.setattr("rcnreid.data.writer.load_rgb", interrupt_later)
     with pytest.raises(KeyboardInterrupt):
         convert_ilidsvid(str(tmp_path), str(tmp_path / "out.h5"), **QUIET)
     assert len(calls) == 10

@@ -14,12 +14,12 @@ def add_arguments(p):
 def run(args):
     import json
     import sys
-    from data_prep.h5out import check_out_path
+    from rcnreid.atomic import check_out_path
     from rcnreid.atomic import write_json
     from rcnreid.cmc import aggregate_trials, aggregate_warnings
     from rcnreid.errors import UserError
     if args.out:
-        check_out_path(args.out, "--out", "aggregate.json")
+        check_out_path(args.out, "--out", "aggregate.json", inputs=args.results, kind="json")
     if args.ddof < 0:
         raise UserError("--ddof %d: must be 0 (population) or 1 (sample)" % args.ddof)
     results = []

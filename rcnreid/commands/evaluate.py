@@ -15,6 +15,9 @@ def add_arguments(p):
                    help="test-time augmentations (default: the run's configuration)")
     p.add_argument("--ties", default="pessimistic", choices=TIE_RULES,
                    help="how equal scores are ranked (default pessimistic)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file that is not one rcnreid wrote (never an "
+                        "input)")
 
 
 def run(args):
@@ -23,7 +26,7 @@ def run(args):
     from rcnreid.evaluate import evaluate
     # Progress goes to stderr so that, without --out, stdout holds the result JSON alone.
     res = evaluate(args.data, args.model, args.trial, test_augs=args.test_augs,
-                   out_path=args.out, ties=args.ties, scores_path=args.scores,
+                   out_path=args.out, ties=args.ties, scores_path=args.scores, force=args.force,
                    log=lambda m: print(m, file=sys.stderr, flush=True))
     if not args.out:
         print(json.dumps(res, indent=2, sort_keys=True))

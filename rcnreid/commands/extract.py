@@ -13,9 +13,13 @@ def add_arguments(p):
                    help="sequence: h-bar (N, D); frame: frame-level outputs (Table 3)")
     p.add_argument("--test-augs", default=None, choices=sorted(TEST_AUG_SETS),
                    help="augmentations averaged (default: the run's configuration)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing output file that is not one rcnreid wrote (never an "
+                        "input)")
 
 
 def run(args):
     from rcnreid.extract import extract_features
-    extract_features(args.data, args.model, args.out, level=args.level, augs=args.test_augs)
+    extract_features(args.data, args.model, args.out, level=args.level, augs=args.test_augs,
+                     force=args.force)
     return 0

@@ -23,6 +23,9 @@ def add_arguments(p):
     p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     p.add_argument("--stop-after", type=int, default=None, metavar="N",
                    help="stop after N epochs in all without finishing (continue with --resume)")
+    p.add_argument("--wait", action="store_true",
+                   help="when another process holds the run folder, wait for it instead of "
+                        "stopping")
 
 
 def run(args):
@@ -34,6 +37,6 @@ def run(args):
     if changes:
         cfg = dataclasses.replace(cfg, **changes)
     path = finetune(args.viper, args.weights, args.out, cfg, resume=args.resume, seed=args.seed,
-                    max_epochs=args.stop_after, fc6_mode=args.fc6_mode)
+                    max_epochs=args.stop_after, fc6_mode=args.fc6_mode, wait=args.wait)
     print(path)
     return 0

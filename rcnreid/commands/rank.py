@@ -17,11 +17,11 @@ def add_arguments(p):
 
 def run(args):
     import sys
-    from data_prep.h5out import check_out_path
+    from rcnreid.atomic import check_out_path
     from rcnreid.atomic import write_json
     from rcnreid.rank_folders import format_ranking, rank_folders
     if args.json:
-        check_out_path(args.json, "--json", "ranking.json")
+        check_out_path(args.json, "--json", "ranking.json", inputs=(args.model,), kind="json")
     if args.montage:
         from rcnreid.visrank import check_montage_path
         check_montage_path(args.montage)

@@ -9,6 +9,10 @@ Sequences shorter than T have no run of T distinct frames; by default (``short="
 sequence is looped from its first frame (frames 0..L-1, 0..L-1, ...), keeping every frame and the
 temporal order inside each pass; ``short="repeat_last"`` holds the last frame instead
 (docs/REPRODUCTION.md §2).
+
+Bad bytes are one line naming the file: a ``sequences`` table of another layout, frames that are
+not uint8 0..255 (e.g. floats in [0, 1], which the network would see as near-constant input), and
+a damaged compressed chunk met while reading frames (convert the dataset again).
 """
 import os
 
@@ -16,7 +20,7 @@ import numpy as np
 
 from rcnreid.errors import UserError
 
-#: The schema versions this reader understands (data_prep.h5out.SCHEMA_VERSION).
+#: The schema versions this reader understands (rcnreid.data.writer.SCHEMA_VERSION).
 SCHEMA_VERSIONS = (1,)
 #: Files whose frames take less memory than this are read into memory when opened.
 PRELOAD_BYTES = 512 * 1024 * 1024
@@ -70,8 +74,11 @@ class ReIDDataset:
                             "with python -m data_prep" % (self.path, exc))
         nbytes = int(np.prod(self._frames_ds.shape))
         if preload or (preload is None and nbytes <= PRELOAD_BYTES):
-            self._frames = self._frames_ds[()]
-            self.close()                     # everything is in memory now
+            self._frames = self._frames_ds
+            try:
+                self._frames = self._read(slice(None))
+            finally:
+                self.close()                 # everything is in memory now (or a UserError)
         else:
             self._frames = self._frames_ds
 
@@ -94,8 +101,19 @@ class ReIDDataset:
         if self._frames_ds.ndim != 4 or self._frames_ds.shape[3] != 3:
             raise UserError("%s: frames have shape %s, expected (N, H, W, 3)"
                             % (self.path, self._frames_ds.shape))
+        if self._frames_ds.dtype != np.uint8:
+            raise UserError("%s: frames are stored as %s; the schema stores uint8 RGB in 0..255 "
+                            "(docs/DATA.md), convert the dataset again with python -m data_prep"
+                            % (self.path, self._frames_ds.dtype))
         self.frame_hw = (int(self._frames_ds.shape[1]), int(self._frames_ds.shape[2]))
         seq = f["sequences"][()]
+        want = ("person", "camera", "start", "length", "folder")
+        have = seq.dtype.names or ()
+        if seq.ndim != 1 or any(k not in have for k in want):
+            raise UserError("%s: the sequences table has fields %s and shape %s, expected one "
+                            "row per sequence with fields %s; convert the dataset again with "
+                            "python -m data_prep" % (self.path, list(have) or "none",
+                                                     seq.shape, ", ".join(want)))
         self.person = np.asarray(seq["person"], dtype=np.int64)
         self.camera = np.asarray(seq["camera"], dtype=np.int64)
         self.start = np.asarray(seq["start"], dtype=np.int64)
@@ -109,6 +127,18 @@ class ReIDDataset:
         self.split_source = "%s: %s" % (_text(f["splits"].attrs.get("source_kind", "?")),
                                         _text(f["splits"].attrs.get("source", "?")))
         self._index = {(int(p), int(c)): i for i, (p, c) in enumerate(zip(self.person, self.camera))}
+
+    def fingerprint(self):
+        """``sha256:`` of the file's identity: its attributes, sequence table and splits (not the
+        frames, which would mean reading the whole file). Recorded in checkpoints; ``--resume``
+        with a dataset of another fingerprint is refused."""
+        import hashlib
+        h = hashlib.sha256()
+        h.update(repr(sorted((k, repr(v)) for k, v in self.attrs.items())).encode("utf-8"))
+        for a in (self.person, self.camera, self.start, self.length, self._train, self._test):
+            h.update(np.ascontiguousarray(a, dtype=np.int64).tobytes())
+        h.update("\n".join(self.folder).encode("utf-8"))
+        return "sha256:" + h.hexdigest()
 
     # -- table --------------------------------------------------------------------------------
     @property
@@ -159,7 +189,17 @@ class ReIDDataset:
         """uint8 (L, H, W, 3): all frames of sequence ``idx`` in temporal order."""
         i = self._check_idx(idx)
         s, n = int(self.start[i]), int(self.length[i])
-        return np.array(self._frames[s:s + n])
+        return np.array(self._read(slice(s, s + n)))
+
+    def _read(self, sl):
+        """Frames ``sl`` (a slice of the frames array); a damaged chunk is a UserError."""
+        try:
+            return self._frames[sl]
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise UserError("%s: damaged frames (%s); the file is corrupt, convert the dataset "
+                            "again with python -m data_prep"
+                            % (self.path, str(exc).splitlines()[0] if str(exc) else
+                               type(exc).__name__))
 
     def run_indices(self, idx, T, rng):
         """Frame offsets (within sequence ``idx``) of a random run of ``T`` consecutive frames.
@@ -185,7 +225,7 @@ class ReIDDataset:
         i = self._check_idx(idx)
         s = int(self.start[i])
         lo, hi = int(offs.min()), int(offs.max()) + 1
-        block = np.asarray(self._frames[s + lo:s + hi])
+        block = np.asarray(self._read(slice(s + lo, s + hi)))
         return block[offs - lo]
 
     def close(self):
