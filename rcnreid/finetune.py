@@ -37,6 +37,7 @@ from typing import Tuple
 
 import numpy as np
 
+from rcnreid import locks
 from rcnreid.errors import UserError
 
 RESULT_NAME = "vgg16-finetuned.npz"
@@ -203,6 +204,7 @@ def _training_rows(ds, cfg):
     return rows, labels, np.asarray(persons)
 
 
+@locks.holds_run_folder("out_dir")
 def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, log=print,
              max_epochs=None, vgg_cfg=None, fc6_mode=None):
     """Fine-tune VGG-16 from ``weights_path`` on the VIPeR file ``viper_path``.
@@ -222,6 +224,7 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
     from rcnreid.vgg16 import VGG16
     from rcnreid.weights import load_weights, save_npz
     log = log or (lambda *a: None)
+    ckptlib.check_stop_after(max_epochs)
     cfg = cfg or FinetuneConfig()
     out_dir = os.fspath(out_dir)
     result = os.path.join(out_dir, RESULT_NAME)

@@ -23,6 +23,7 @@ from collections import OrderedDict
 import numpy as np
 
 from rcnreid import checkpoint as ckptlib
+from rcnreid import locks
 from rcnreid import trainlog
 from rcnreid.atomic import write_json
 from rcnreid.configs import RunConfig, get_config
@@ -99,6 +100,7 @@ def _check_resumable(ckpt, cfg, seed, trial, path):
                             "use a new --out folder" % (path, key, ckpt.attrs.get(key), want, key))
 
 
+@locks.holds_run_folder("out_dir")
 def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_epochs=None,
           inputs=None, profile="paper"):
     """Train ``cfg`` (a RunConfig or a config name) on trial ``trial`` of ``data_path``.
@@ -106,7 +108,8 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
     ``resume``: continue from the run folder's last checkpoint (a finished run returns at once).
     ``max_epochs``: stop after that many epochs in all without marking the run finished (as if
     it had been interrupted; ``resume`` continues it). Returns the path of the final checkpoint
-    (of the last one when stopped early).
+    (of the last one when stopped early). One process at a time trains into a run folder
+    (:mod:`rcnreid.locks`; ``wait=True`` waits for the other one).
     """
     from rcnreid.data.reader import ReIDDataset
     from rcnreid.pairs import PairSampler, batches
@@ -114,6 +117,7 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
     log = log or (lambda *a: None)
     cfg = _resolve_config(cfg, profile)
     seed, trial = int(seed), int(trial)
+    ckptlib.check_stop_after(max_epochs)
     if not 0 <= seed < 2 ** 32 - 2:
         raise UserError("--seed %d: use an integer in 0 .. 2**32-3 (seed + 1 and seed + 2 seed "
                         "the dropout and the data streams)" % seed)
@@ -147,10 +151,8 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
 
     ds = ReIDDataset(data_path)
     train_persons, _ = ds.split(trial)
-    if ckpt is not None and ckpt.attrs.get("dataset", ds.name) != ds.name:
-        raise UserError("%s: was trained on dataset %s, --data %s is %s; resume with the run's "
-                        "own data file or use a new --out folder"
-                        % (existing, ckpt.attrs.get("dataset"), data_path, ds.name))
+    if ckpt is not None:
+        ckptlib.check_same_data(ckpt, ds, data_path, existing, log)
     sampler = PairSampler(ds.person, ds.camera, train_persons,
                           cfg.train.dissimilar_per_similar, cfg.train.pair_mode)
     inputs = inputs or make_inputs(ds, cfg)
@@ -174,7 +176,8 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
                                  log)
 
     attrs = {"seed": seed, "trial": trial, "data_path": os.path.abspath(os.fspath(data_path)),
-             "dataset": ds.name, "frame_hw": list(ds.frame_hw), "config_name": cfg.name}
+             "dataset": ds.name, "frame_hw": list(ds.frame_hw), "config_name": cfg.name,
+             "data_fingerprint": ds.fingerprint()}
     epochs = cfg.train.epochs
     stop = epochs if max_epochs is None else min(epochs, int(max_epochs))
     log("training %s on %s trial %d: %d training people, %d pairs per epoch, epochs %d..%d"
