@@ -17,7 +17,8 @@ Two graph forms with the same parameters and the same numbers:
 - fused (default): the input-to-hidden convolutions of all time steps run as one batched
   convolution outside the scan with the three kernels concatenated (3*Ch outputs); inside the
   scan one convolution gives both gates from [h_{t-1}, P(h^{l-1}_t)] (U and Wc concatenated when
-  their kernels have equal size), and one gives the candidate;
+  their kernels have equal size), and one gives the candidate: the GRU step shared with the
+  FC-GRU (:func:`rcnreid.gru_step.gru_step` with the convolution as its connection);
 - naive (``naive=True``): the straightforward Eq. 2/3, six (eight with cross-layer input)
   convolutions per level and step inside the scan. Used as a benchmark baseline and test oracle.
 """
@@ -26,6 +27,7 @@ from collections import OrderedDict
 from rcnreid import init as initlib
 from rcnreid.encoder import level_shapes
 from rcnreid.errors import UserError
+from rcnreid.gru_step import LevelWeights, flatten, gru_step, unflatten
 from rcnreid.layers import conv, f32, fold_time, maxpool2, unfold_time
 from rcnreid.theano_env import T, theano
 
@@ -145,47 +147,29 @@ def run_convgru(P, x_levels, cfg, naive=False, record=None):
             bias = T.concatenate([P["gru%d_b_%s" % (l, g)] for g in ("z", "r", "h")], axis=0)
             a = a + bias.dimshuffle("x", 0, "x", "x")
         pre.append(unfold_time(a, t_len, batch))
-    # 2) recurrent kernels, concatenated once outside the scan
+    # 2) recurrent kernels, concatenated once outside the scan, named per level
     fuse_cross = stacked and cfg.cross_k == cfg.hidden_kernel
-    rec = []          # per level: [U_gates, (Wc_gates if separate), U_h]
+    levels = []
     for l in range(L):
         u_zr = T.concatenate([P["gru%d_U_z" % l], P["gru%d_U_r" % l]], axis=0)
-        items = []
+        w = LevelWeights(gates=u_zr, cand=P["gru%d_U_h" % l])
         if stacked and l > 0:
             wc_zr = T.concatenate([P["gru%d_Wc_z" % l], P["gru%d_Wc_r" % l]], axis=0)
             if fuse_cross:
-                items.append(T.concatenate([u_zr, wc_zr], axis=1))
+                w = w._replace(gates=T.concatenate([u_zr, wc_zr], axis=1))
             else:
-                items.extend([u_zr, wc_zr])
-        else:
-            items.append(u_zr)
-        items.append(P["gru%d_U_h" % l])
-        rec.append(items)
-    flat = [w for items in rec for w in items]
-    sizes = [len(items) for items in rec]
+                w = w._replace(cross=wc_zr)
+        levels.append(w)
+    flat, spec = flatten(levels)
 
     def fstep(*args):
-        a_t, hs_prev, ws = args[:L], args[L:2 * L], args[2 * L:]
+        a_t, hs_prev, ws = args[:L], args[L:2 * L], unflatten(args[2 * L:], spec)
         new, acts = [], []
-        pos = 0
         for l in range(L):
-            lw = ws[pos:pos + sizes[l]]
-            pos += sizes[l]
-            ch = chs[l]
-            h = hs_prev[l]
-            if stacked and l > 0:
-                below = cross_input(new[l - 1], hws[l], hws[l - 1])
-                if fuse_cross:
-                    gates = conv(T.concatenate([h, below], axis=1), lw[0])
-                else:
-                    gates = conv(h, lw[0]) + conv(below, lw[1])
-            else:
-                gates = conv(h, lw[0])
-            gates = gates + a_t[l][:, :2 * ch]
-            z = T.nnet.sigmoid(gates[:, :ch])
-            r = T.nnet.sigmoid(gates[:, ch:])
-            c = T.tanh(a_t[l][:, 2 * ch:] + conv(r * h, lw[-1]))
-            new.append(h + z * (c - h))      # = (1 - z) h + z c
+            below = (cross_input(new[l - 1], hws[l], hws[l - 1]) if stacked and l > 0
+                     else None)
+            h, z, r, c = gru_step(conv, hs_prev[l], a_t[l], ws[l], chs[l], below)
+            new.append(h)
             acts.extend([z, r, c])
         return new + acts if record is not None else new
 
@@ -194,6 +178,9 @@ def run_convgru(P, x_levels, cfg, naive=False, record=None):
                           strict=True, name="convgru_fused")
     outs = outs if isinstance(outs, list) else [outs]
     if record is not None:
+        # per level [U_gates, (Wc_gates if separate), U_h], as rcnreid.convgru_bptt reads it
+        rec = [[w.gates] + ([w.cross] if w.cross is not None else []) + [w.cand]
+               for w in levels]
         record.update(pre=pre, rec=rec, fuse_cross=fuse_cross, hws=hws, hidden=outs[:L],
                       z=outs[L::3], r=outs[L + 1::3], c=outs[L + 2::3])
     return outs[:L]

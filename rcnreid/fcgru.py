@@ -8,10 +8,13 @@
 Input (T, B, D) float32. With several levels, level l > 0 reads level l-1's new hidden state as
 its x (a plain stacked GRU). The input projections of level 0 for all time steps are one matrix
 product outside the scan; the two gate products inside are one product with U_z, U_r concatenated.
+The step is the one shared with the ConvGRU (:func:`rcnreid.gru_step.gru_step`, with the dot
+product as its connection).
 """
 from collections import OrderedDict
 
 from rcnreid import init as initlib
+from rcnreid.gru_step import LevelWeights, flatten, gru_step, unflatten
 from rcnreid.layers import f32
 from rcnreid.theano_env import T, theano
 
@@ -54,36 +57,26 @@ def run_fcgru(P, x, cfg):
     a0 = T.dot(x, w0)                                    # (T, B, 3Ch): every step at once
     if cfg.gru_bias:
         a0 = a0 + cat(0, "b", "zrh")
-    weights = []
+    levels = []
     for l in range(L):
-        lw = [cat(l, "U", "zr"), P["fgru%d_U_h" % l]]
-        if l > 0:
-            lw.append(cat(l, "W", "zrh"))
-            if cfg.gru_bias:
-                lw.append(cat(l, "b", "zrh"))
-        weights.append(lw)
-    flat = [w for lw in weights for w in lw]
-    sizes = [len(lw) for lw in weights]
+        w = LevelWeights(gates=cat(l, "U", "zr"), cand=P["fgru%d_U_h" % l])
+        if l > 0:        # the level below's new state is this level's input, inside the step
+            w = w._replace(w_in=cat(l, "W", "zrh"),
+                           b_in=cat(l, "b", "zrh") if cfg.gru_bias else None)
+        levels.append(w)
+    flat, spec = flatten(levels)
     h0 = [T.unbroadcast(T.alloc(f32(0), x.shape[1], ch), 0, 1) for ch in chs]
 
     def step(a_t, *args):
-        hs_prev, ws = args[:L], args[L:]
-        new, pos = [], 0
+        hs_prev, ws = args[:L], unflatten(args[L:], spec)
+        new = []
         for l in range(L):
-            lw = ws[pos:pos + sizes[l]]
-            pos += sizes[l]
-            ch, h = chs[l], hs_prev[l]
-            if l == 0:
-                a = a_t
-            else:
-                a = T.dot(new[l - 1], lw[2])
-                if cfg.gru_bias:
-                    a = a + lw[3]
-            gates = a[:, :2 * ch] + T.dot(h, lw[0])
-            z = T.nnet.sigmoid(gates[:, :ch])
-            r = T.nnet.sigmoid(gates[:, ch:])
-            c = T.tanh(a[:, 2 * ch:] + T.dot(r * h, lw[1]))
-            new.append(h + z * (c - h))
+            a = a_t
+            if l > 0:
+                a = T.dot(new[l - 1], ws[l].w_in)
+                if ws[l].b_in is not None:
+                    a = a + ws[l].b_in
+            new.append(gru_step(T.dot, hs_prev[l], a, ws[l], chs[l])[0])
         return new
 
     outs, _ = theano.scan(step, sequences=[a0], outputs_info=h0, non_sequences=flat,
