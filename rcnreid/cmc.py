@@ -20,6 +20,19 @@ sigmoid(u) is exactly 1.0 for u above about 36.7, so two confident matches tie a
 pessimistic rule would count a confident correct match as wrong. The deep rows therefore rank by
 the averaged sigmoid with ties broken by the averaged logit (:mod:`rcnreid.evaluate`); the tie
 rule only acts where both keys are equal.
+
+Three probes against three gallery sequences (person ids 1, 2, 3): the first ranks its match
+first, the second second, the third ties its match with a wrong entry:
+
+>>> scores = np.array([[0.9, 0.1, 0.3], [0.2, 0.4, 0.8], [0.5, 0.1, 0.5]])
+>>> cmc_curve(scores, [1, 2, 3], [1, 2, 3], max_rank=3).round(3).tolist()
+[0.333, 1.0, 1.0]
+>>> cmc_curve(scores, [1, 2, 3], [1, 2, 3], max_rank=3, ties="optimistic").round(3).tolist()
+[0.667, 1.0, 1.0]
+>>> round(mean_average_precision(scores, [1, 2, 3], [1, 2, 3]), 4)     # (1 + 1/2 + 1/2) / 3
+0.6667
+>>> aggregate_trials([[0.5, 1.0], [1.0, 1.0]])["cmc"]                   # mean over trials
+[0.75, 1.0]
 """
 import numpy as np
 

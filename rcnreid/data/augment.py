@@ -13,6 +13,18 @@ The crop is :data:`NET_INPUT_HW` (160 x 60, Section 4.1) from the stored 176 x 6
 OpenCV: area averaging when shrinking (an integer factor averages blocks of pixels), bilinear
 when enlarging. Pixels are normalised to [-1, 1]: x / 127.5 - 1. The output
 is float32 (T, 3, h, w), channels first.
+
+>>> frames = np.zeros((4, 176, 66, 3), dtype=np.uint8)          # T = 4 stored frames
+>>> x = train_augment(frames, np.random.RandomState(0))
+>>> x.shape, x.dtype.name, float(x.min())
+((4, 3, 160, 60), 'float32', -1.0)
+>>> augs = test_augmentations()                                  # 5 crops x mirror
+>>> len(augs), augs[0]
+(10, Aug(anchor='center', mirror=False))
+>>> apply(frames, augs[1], out_hw=(80, 30)).shape
+(4, 3, 80, 30)
+>>> stack_time_major([x, x]).shape                               # (T, B, 3, H, W)
+(4, 2, 3, 160, 60)
 """
 import dataclasses
 
