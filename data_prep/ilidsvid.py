@@ -1,4 +1,4 @@
-"""``python -m data_prep ilidsvid``: convert iLIDS-VID (Section 5.1) to rcnreid's HDF5 file.
+"""``rcnreid prepare ilidsvid``: convert iLIDS-VID (Section 5.1) to rcnreid's HDF5 file.
 
 Raw layout: ``i-LIDS-VID/sequences/cam1/personNNN/cam1_personNNN_FFFFF.png`` and ``cam2/...``;
 300 people, one sequence per camera, 23-192 frames of 64x128 (WxH). Camera 1 is the probe,

@@ -1,4 +1,4 @@
-"""``python -m data_prep prid2011``: convert PRID 2011 multi-shot (Section 5.1) to HDF5.
+"""``rcnreid prepare prid2011``: convert PRID 2011 multi-shot (Section 5.1) to HDF5.
 
 Raw layout: ``prid_2011/multi_shot/cam_a/person_NNNN/NNNN.png`` and ``cam_b/...``; 64x128 (WxH)
 frames, 5-675 per sequence. cam_a is the probe camera (1), cam_b the gallery camera (2).

@@ -1,4 +1,4 @@
-"""``python -m data_prep synth``: a seeded synthetic raw tree that the converters read unchanged
+"""``rcnreid prepare synth``: a seeded synthetic raw tree that the converters read unchanged
 (the generator is the library's, :mod:`rcnreid.data.synthetic`)."""
 from rcnreid.data.synthetic import (  # noqa: F401
     DEFAULT_LENGTHS, LAYOUTS, RAW_H, RAW_W, SynthConfig, draw_camera, draw_person,
@@ -27,6 +27,6 @@ def run(args):
                                 seed=args.seed, config=cfg,
                                 log=lambda m: print(m, file=sys.stderr, flush=True))
     cmd = "ilidsvid" if args.layout == "ilidsvid" else "prid2011"
-    print("wrote a synthetic %s tree under %s; convert it with:\n  python -m data_prep %s "
+    print("wrote a synthetic %s tree under %s; convert it with:\n  rcnreid prepare %s "
           "--root %s --out FILE.h5" % (args.layout, root, cmd, root))
     return 0

@@ -1,4 +1,4 @@
-"""``python -m data_prep viper``: convert VIPeR (Gray et al. [20]) to rcnreid's HDF5 file.
+"""``rcnreid prepare viper``: convert VIPeR (Gray et al. [20]) to rcnreid's HDF5 file.
 
 VIPeR is the single-shot dataset on which Section 5.3 fine-tunes VGG-16 before extracting fc7 for
 the "VGG 16 + FC-GRU" row of Table 2. Raw layout: ``VIPeR/cam_a/*.bmp`` and ``VIPeR/cam_b/*.bmp``,

@@ -3,7 +3,7 @@
 DATA=real: the user's files from ``make data`` (``--ilidsvid``, ``--prid``); DATA=synthetic: the
 built-in synthetic datasets, built once under ``<results>/data`` (sized by the profile's
 ``synthetic_persons``). :func:`describe_dataset` reads the protocol and split source that
-``python -m data_prep`` recorded in the file, which every report prints beside the paper's.
+``rcnreid prepare`` recorded in the file, which every report prints beside the paper's.
 """
 import os
 
@@ -61,7 +61,7 @@ def ensure_synthetic(options, dataset, log=print):
 def describe_dataset(path):
     """``{"path", "dataset", "protocol", "persons", "split_source"}`` recorded in the HDF5 file
     ``path`` (the protocol, e.g. ``prid2011-178``, and the split source, e.g. ``official-mat:
-    <file>``, ``seed: seed=0`` or ``json: <file>``, as ``python -m data_prep`` wrote them), or
+    <file>``, ``seed: seed=0`` or ``json: <file>``, as ``rcnreid prepare`` wrote them), or
     ``{"path", "error"}`` when the file cannot be read."""
     import numpy as np
     from rcnreid.data.reader import ReIDDataset

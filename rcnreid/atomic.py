@@ -278,7 +278,7 @@ def _starts_with(path, magics):
 
 #: The kinds of file rcnreid writes: name -> (description, recogniser of an existing file).
 KINDS = {
-    "dataset": ("an rcnreid dataset file (python -m data_prep)",
+    "dataset": ("an rcnreid dataset file (rcnreid prepare)",
                 lambda p: _h5_has(p, attrs=("schema_version",), keys=("frames", "sequences"))),
     "checkpoint": ("an rcnreid checkpoint", lambda p: _h5_has(p, attrs=("format",),
                                                                keys=("params",))),

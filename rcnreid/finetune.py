@@ -343,7 +343,7 @@ def finetuned_weights(weights_path, finetune_dir, profile="paper", seed=0, log=p
     viper_path = viper_path or os.environ.get("VIPER_H5", "")
     if not viper_path:
         raise UserError("VGG 16 + FC-GRU: %s is ImageNet weights and Section 5.3 fine-tunes "
-                        "them on VIPeR first; set VIPER_H5=viper.h5 (python -m data_prep "
+                        "them on VIPeR first; set VIPER_H5=viper.h5 (rcnreid prepare "
                         "viper) or give weights from `rcnreid finetune-vgg`" % weights_path)
     return finetune(viper_path, weights_path, finetune_dir, get_finetune_config(profile),
                     resume=True, seed=seed, log=log)
@@ -370,7 +370,7 @@ def run_vgg_trial(data_path, trial, weights_path, profile="paper", out_dir=".", 
     """Table 2's "VGG 16 + FC-GRU" on one trial: fine-tune, extract fc7, train and evaluate.
 
     ``weights_path``: ImageNet VGG-16 weights (fine-tuned on VIPeR first: ``viper_path`` or the
-    ``VIPER_H5`` environment variable must name the VIPeR file from ``python -m data_prep
+    ``VIPER_H5`` environment variable must name the VIPeR file from ``rcnreid prepare
     viper``), or weights already fine-tuned by ``rcnreid finetune-vgg`` (used as they are).
     Fine-tuning and the fc7 file are shared by the trials: they live in ``finetune_dir``
     (default: ``vgg16_finetune`` beside the parent of ``out_dir``). The FC-GRU is run config

@@ -27,7 +27,7 @@ def _count_tree(pattern):
 def test_synth_cli_writes_an_ilidsvid_tree_the_converter_reads(tmp_path, capsys):
     rc = data_prep_main(["synth", "--layout", "ilidsvid", "--out", str(tmp_path / "raw"),
                          "--persons", "5", "--seed", "2", "--min-len", "4", "--max-len", "8"])
-    assert rc == 0 and "python -m data_prep ilidsvid" in capsys.readouterr().out
+    assert rc == 0 and "rcnreid prepare ilidsvid" in capsys.readouterr().out
     counts = _count_tree(str(tmp_path / "raw" / "i-LIDS-VID" / "sequences" / "cam*" / "person*"))
     assert len(counts) == 10 and all(4 <= n <= 8 for n in counts.values())
     s = convert_ilidsvid(str(tmp_path / "raw"), str(tmp_path / "i.h5"), **QUIET)

@@ -6,7 +6,7 @@ HELP = ("write the VGG-16 fc7 vector of every frame of a dataset to HDF5 (input 
 
 def add_arguments(p):
     from rcnreid.vgg16 import FC6_MODES
-    p.add_argument("--data", required=True, help="dataset HDF5 file (python -m data_prep)")
+    p.add_argument("--data", required=True, help="dataset HDF5 file (rcnreid prepare)")
     p.add_argument("--weights", required=True,
                    help="VGG-16 weights (.npz from finetune-vgg, Keras .h5 or .npz)")
     p.add_argument("--out", default=None,

@@ -7,7 +7,7 @@ HELP = ("fine-tune ImageNet VGG-16 weights on VIPeR identities (checkpoint every
 def add_arguments(p):
     from rcnreid.finetune import FINETUNE_PROFILES
     from rcnreid.vgg16 import FC6_MODES
-    p.add_argument("--viper", required=True, help="VIPeR HDF5 file (python -m data_prep viper)")
+    p.add_argument("--viper", required=True, help="VIPeR HDF5 file (rcnreid prepare viper)")
     p.add_argument("--weights", required=True,
                    help="VGG-16 weights: Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 or "
                         ".npz (docs/REPRODUCTION.md §6)")

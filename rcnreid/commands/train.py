@@ -5,7 +5,7 @@ HELP = "train a model on the training people of trial K (checkpoint every epoch,
 
 def add_arguments(p):
     from rcnreid.configs import PROFILES
-    p.add_argument("--data", required=True, help="dataset HDF5 file (python -m data_prep)")
+    p.add_argument("--data", required=True, help="dataset HDF5 file (rcnreid prepare)")
     p.add_argument("--trial", type=int, default=0, help="train/test split 0..9 (default 0)")
     p.add_argument("--config", default="quick",
                    help="configuration name (paper, cpu, quick, tiny, deep_rcn, rcn_ind, "

@@ -1,4 +1,4 @@
-"""Serving the HDF5 dataset files written by ``python -m data_prep`` (schema: docs/DATA.md).
+"""Serving the HDF5 dataset files written by ``rcnreid prepare`` (schema: docs/DATA.md).
 
 - :mod:`rcnreid.data.reader`: :class:`~rcnreid.data.reader.ReIDDataset` (sequences, splits,
   random runs of T consecutive frames);

@@ -1,6 +1,6 @@
 """Loading raw frames: file order, decoding, mode and size checks, resizing to the stored size.
 
-Used by the converters (``python -m data_prep``, through :mod:`data_prep.images`) and by
+Used by the converters (``rcnreid prepare``, through :mod:`data_prep.images`) and by
 ``rcnreid rank`` (folders of frames); the library owns it so that it never imports ``data_prep``.
 
 Frames are ordered by the number in the file name (the last run of digits in the name without

@@ -1,4 +1,4 @@
-"""Reading rcnreid's HDF5 dataset file (written by ``python -m data_prep``; docs/DATA.md).
+"""Reading rcnreid's HDF5 dataset file (written by ``rcnreid prepare``; docs/DATA.md).
 
 :class:`ReIDDataset` serves the sequence table, the 10 train/test person splits and the frames of
 a sequence in temporal order, including the random run of T consecutive frames used in training
@@ -53,10 +53,10 @@ class ReIDDataset:
         self.short = short
         if os.path.isdir(self.path):
             raise UserError("%s: is a folder; give the dataset's HDF5 file (convert a raw tree "
-                            "with `python -m data_prep ilidsvid|prid2011 --root %s --out "
+                            "with `rcnreid prepare ilidsvid|prid2011 --root %s --out "
                             "FILE.h5`)" % (self.path, self.path))
         if not os.path.isfile(self.path):
-            raise UserError("%s: dataset file not found; build it with `python -m data_prep` "
+            raise UserError("%s: dataset file not found; build it with `rcnreid prepare` "
                             "(make data) or use the synthetic data" % self.path)
         try:
             self._file = h5py.File(self.path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
@@ -71,7 +71,7 @@ class ReIDDataset:
         except (KeyError, ValueError, OSError) as exc:
             self._file.close()
             raise UserError("%s: not an rcnreid dataset file (%s); convert the dataset again "
-                            "with python -m data_prep" % (self.path, exc))
+                            "with rcnreid prepare" % (self.path, exc))
         nbytes = int(np.prod(self._frames_ds.shape))
         if preload or (preload is None and nbytes <= PRELOAD_BYTES):
             self._frames = self._frames_ds
@@ -88,7 +88,7 @@ class ReIDDataset:
         version = int(attrs.get("schema_version", -1))
         if version not in SCHEMA_VERSIONS:
             raise UserError("%s: schema version %s, this reader understands %s; convert the "
-                            "dataset again with python -m data_prep"
+                            "dataset again with rcnreid prepare"
                             % (self.path, version, list(SCHEMA_VERSIONS)))
         for key in ("frames", "sequences", "splits/train", "splits/test"):
             if key not in f:
@@ -103,7 +103,7 @@ class ReIDDataset:
                             % (self.path, self._frames_ds.shape))
         if self._frames_ds.dtype != np.uint8:
             raise UserError("%s: frames are stored as %s; the schema stores uint8 RGB in 0..255 "
-                            "(docs/DATA.md), convert the dataset again with python -m data_prep"
+                            "(docs/DATA.md), convert the dataset again with rcnreid prepare"
                             % (self.path, self._frames_ds.dtype))
         self.frame_hw = (int(self._frames_ds.shape[1]), int(self._frames_ds.shape[2]))
         seq = f["sequences"][()]
@@ -112,7 +112,7 @@ class ReIDDataset:
         if seq.ndim != 1 or any(k not in have for k in want):
             raise UserError("%s: the sequences table has fields %s and shape %s, expected one "
                             "row per sequence with fields %s; convert the dataset again with "
-                            "python -m data_prep" % (self.path, list(have) or "none",
+                            "rcnreid prepare" % (self.path, list(have) or "none",
                                                      seq.shape, ", ".join(want)))
         self.person = np.asarray(seq["person"], dtype=np.int64)
         self.camera = np.asarray(seq["camera"], dtype=np.int64)
@@ -197,7 +197,7 @@ class ReIDDataset:
             return self._frames[sl]
         except (OSError, RuntimeError, ValueError) as exc:
             raise UserError("%s: damaged frames (%s); the file is corrupt, convert the dataset "
-                            "again with python -m data_prep"
+                            "again with rcnreid prepare"
                             % (self.path, str(exc).splitlines()[0] if str(exc) else
                                type(exc).__name__))
 

@@ -1,5 +1,5 @@
 """The built-in synthetic dataset: a seeded raw tree that the converters read unchanged, and
-:func:`make_synthetic_h5`, which writes it straight to a dataset file (``python -m data_prep synth``
+:func:`make_synthetic_h5`, which writes it straight to a dataset file (``rcnreid prepare synth``
 is the command-line face of :func:`write_synthetic_tree`).
 
 It exists so that the demo, the tests and the experiment scripts run end to end without the real
@@ -327,7 +327,7 @@ def make_synthetic_h5(out_path, layout="ilidsvid", persons=24, seed=0, config=No
                       protocol="200", log=None):
     """Render the synthetic raw tree in a temporary folder and write it to ``out_path``.
 
-    The file is what ``python -m data_prep ilidsvid|prid2011`` makes of that tree: sequences
+    The file is what ``rcnreid prepare ilidsvid|prid2011`` makes of that tree: sequences
     ordered by the probe camera's folder name, then camera; PRID layout: people seen by both
     cameras only, and for ``protocol="178"`` pairs with at least :data:`PRID178_MIN_FRAMES`
     frames in both cameras. The ``dataset`` attribute is ``synthetic-<layout>``; splits are 10

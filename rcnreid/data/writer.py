@@ -1,5 +1,5 @@
 """Writing rcnreid's HDF5 dataset file (schema: docs/DATA.md); the reader is
-:mod:`rcnreid.data.reader`, the converters (``python -m data_prep``) and
+:mod:`rcnreid.data.reader`, the converters (``rcnreid prepare``) and
 :mod:`rcnreid.data.synthetic` call :func:`write_dataset`.
 
 The file is written under a temporary name beside the output and renamed only when complete
