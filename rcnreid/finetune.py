@@ -25,7 +25,8 @@ state ``momentum/<name>``): the run folder holds ``checkpoint-last.h5`` after ev
 (trainable parameters, momentum buffers, the data and dropout RNG states),
 ``finetune_log.jsonl`` and, when finished, ``checkpoint-final.h5`` and the fine-tuned weights
 ``vgg16-finetuned.npz`` (:func:`rcnreid.weights.save_npz`). Frozen layers are not stored in
-checkpoints (they are the initial weights file's, whose fingerprint is checked on resume). A resumed run ends with the same parameters as an uninterrupted one.
+checkpoints (they are the initial weights file's, whose fingerprint is checked on resume). A
+resumed run ends with the same parameters as an uninterrupted one.
 """
 import dataclasses
 import hashlib

@@ -18,7 +18,8 @@ A level's weights are a :class:`LevelWeights` (named, not positions in a list);
 :func:`flatten` / :func:`unflatten` turn a list of them into the flat list ``theano.scan``
 takes as ``non_sequences`` and back:
 
->>> levels = [LevelWeights(gates="U0", cand="Uh0"), LevelWeights(gates="U1", cand="Uh1", cross="C1")]
+>>> levels = [LevelWeights(gates="U0", cand="Uh0"),
+...           LevelWeights(gates="U1", cand="Uh1", cross="C1")]
 >>> flat, spec = flatten(levels)
 >>> flat
 ['U0', 'Uh0', 'U1', 'C1', 'Uh1']
