@@ -20,24 +20,22 @@ from PIL import Image
 
 from experiments import report as R
 from rcnreid.report_html import diff_colour
+from tests.tiny_run import tiny_run
 
 PAPER = os.path.join(os.path.dirname(R.__file__), "paper_numbers.json")
 
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    from data_prep.synth import make_synthetic_h5
-    from rcnreid.train import run_trial
-    root = tmp_path_factory.mktemp("report")
-    res = root / "results"
-    data = str(root / "synth.h5")
-    make_synthetic_h5(data, layout="ilidsvid", persons=8, seed=2)
-    run = res / "runs" / "synthetic-test" / "ilidsvid" / "deep_rcn" / "trial0"
-    ev = run_trial(data, 0, "deep_rcn", profile="test", out_dir=str(run), seed=0, log=None)
-    assert (run / "scores-trial0.npz").is_file()            # kept for the ranked galleries
+    data, ckpt, run = tiny_run(tmp_path_factory)
+    res = tmp_path_factory.mktemp("report") / "results"
+    res.mkdir()
+    with open(os.path.join(run, "eval-trial0.json")) as f:
+        ev = json.load(f)
+    assert os.path.isfile(os.path.join(run, "scores-trial0.npz"))  # kept for the galleries
     cmc = [100.0 * v for v in ev["cmc"]] + [100.0] * (20 - len(ev["cmc"]))
-    unit = {"unit": "rcn/deep_rcn", "dataset": "ilidsvid", "trial": 0, "out_dir": str(run),
-            "checkpoint": ev["checkpoint"], "cmc": cmc, "data": "synthetic", "profile": "test"}
+    unit = {"unit": "rcn/deep_rcn", "dataset": "ilidsvid", "trial": 0, "out_dir": run,
+            "checkpoint": ckpt, "cmc": cmc, "data": "synthetic", "profile": "test"}
     cache = res / "cache" / "synthetic-test" / "ilidsvid" / "trial0"
     cache.mkdir(parents=True)
     (cache / "rcn_deep_rcn.json").write_text(json.dumps(unit))

@@ -6,24 +6,19 @@ input that evaluation computes (:func:`rcnreid.data.augment.apply`, de-normalise
 """
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from rcnreid import visrank as V
+from tests.tiny_run import tiny_run
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from data_prep.synth import make_synthetic_h5
-    from rcnreid.configs import get_config
-    from rcnreid.train import train
-    root = tmp_path_factory.mktemp("visrank")
-    data = str(root / "synth.h5")
-    make_synthetic_h5(data, layout="ilidsvid", persons=10, seed=1)
-    ckpt = train(data, 0, get_config("tiny"), str(root / "run"), seed=0, log=None)
-    return data, ckpt, root
+    return tiny_run(tmp_path_factory)
 
 
 def _pessimistic_rank(s, t, j):
@@ -183,8 +178,7 @@ def test_rank_montage_draws_the_folder_ranking(trained, tmp_path, capsys):
 
 def test_trainer_draws_its_training_curves(trained):
     from rcnreid.trainlog import read_log
-    _, _, root = trained
-    run = root / "run"
+    run = Path(trained[2])
     assert (run / "training.png").is_file() and (run / "training.pdf").is_file()
     assert (run / "training.pdf").read_bytes()[:5] == b"%PDF-"
     rows = read_log(str(run / "train_log.jsonl"))
