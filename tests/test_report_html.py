@@ -69,6 +69,13 @@ def results(tmp_path_factory):
     return res, table, data, unit
 
 
+def _decoded(b64):
+    """The pixels of an embedded PNG, decoded in full (a truncated image raises)."""
+    img = Image.open(io.BytesIO(base64.b64decode(b64, validate=True)))
+    img.load()
+    return np.asarray(img)
+
+
 def _images(page):
     return re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
 
@@ -96,7 +103,7 @@ def test_report_holds_every_row_paper_number_setting_and_picture(results):
     assert 'href="#curves-ilidsvid-rcn-deep-rcn"' in page                # row -> its curves
     imgs = _images(page)
     assert len(imgs) == 1 + 1 + 2          # Fig. 5, the training curves, two ranked galleries
-    sizes = [Image.open(io.BytesIO(base64.b64decode(b))).size for b in imgs]
+    sizes = [_decoded(b).shape[1::-1] for b in imgs]
     assert sizes[0] == (60, 40) and all(w > 100 and h > 50 for w, h in sizes[1:])
     assert page.count("<img") == len(imgs)
     idx = json.loads((res / "report" / "visrank" / "ilidsvid-trial0" / "index.json").read_text())
