@@ -15,6 +15,9 @@ import os
 import sys
 import warnings
 
+import numpy
+
+from rcnreid import theano_fixes
 from rcnreid.errors import GPUBackendError
 
 #: Defaults we add to THEANO_FLAGS unless the user set the key.
@@ -34,6 +37,11 @@ STATE = {
     "scan_workaround": False,
     "warnings": [],
 }
+
+
+def _shorten(exc, limit=200):
+    text = " ".join(("%s: %s" % (type(exc).__name__, exc)).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _normalise_key(key):
@@ -99,11 +107,12 @@ def _check_gpu_backend(device):
     """Fail with one line naming the fix when a GPU is requested but pygpu is missing."""
     try:
         import pygpu  # noqa: F401
-    except ImportError:
+    except Exception as exc:  # ImportError, or an ABI error from a pygpu built for another numpy
         raise GPUBackendError(
-            "THEANO_FLAGS asks for device=%s, but Theano's CUDA backend needs pygpu, which is not "
-            "installed and is not on PyPI: install it with `conda install -c conda-forge pygpu` "
-            "(see README.rst, 'GPU workstation'), or unset device to run on the CPU" % device)
+            "THEANO_FLAGS asks for device=%s, but Theano's GPU backend needs pygpu, which does not "
+            "import (%s) and is not on PyPI: install conda-forge's pygpu (`conda install -c "
+            "conda-forge pygpu`) or Debian/Ubuntu's python3-pygpu (README.rst, 'GPU'), or unset "
+            "device to run on the CPU" % (device, _shorten(exc, 80)))
 
 
 def _configure():
@@ -144,15 +153,14 @@ def _configure():
         pieces += ["%s=%s" % kv for kv in added.items()]
         os.environ["THEANO_FLAGS"] = ",".join(pieces)
 
-    # Theano-PyMC's Cython scan extension (scan_perform_ext) does not compile on Python >= 3.11,
-    # and the failed build aborts the first theano.scan. A None in sys.modules makes its
-    # `from . import scan_perform_ext` raise ImportError, upon which Theano runs scan's outer loop
-    # in Python; each inner step is still one compiled C function.
-    if sys.version_info >= (3, 11) and "theano.scan.scan_perform_ext" not in sys.modules:
-        sys.modules["theano.scan.scan_perform_ext"] = None
-        STATE["scan_workaround"] = True
+    STATE["requested_device"] = device
+    theano_fixes.apply_stage("pre_import")
+    STATE["scan_workaround"] = theano_fixes.STATUS.get("scan_perform_ext_py311") == "applied"
+    if device is not None:
+        theano_fixes.watch_gpu_init()
 
 
+_ALREADY_IMPORTED = set(k for k in ("theano",) if k in sys.modules)
 if "theano" in sys.modules:
     # Too late to set flags; say so once and carry on with whatever the user configured.
     STATE["warnings"].append("theano was imported before rcnreid.theano_env; rcnreid's defaults "
@@ -163,6 +171,32 @@ else:
 
 import theano  # noqa: E402
 import theano.tensor as T  # noqa: E402,F401  (re-exported: `from rcnreid.theano_env import theano, T`)
+
+theano_fixes.apply_stage("post_import", theano)
+
+
+def _start_gpu():
+    """Finish Theano's GPU initialisation and prove that it took: never a silent CPU run."""
+    device = STATE.get("requested_device")
+    theano_fixes.apply_stage("gpu_init", theano)
+    import theano.gpuarray as ga
+    exc = theano_fixes.GPU_INIT_LOG.error()
+    if exc is not None:
+        raise GPUBackendError(
+            "THEANO_FLAGS asks for device=%s, but Theano could not start it (%s); fix that, or "
+            "unset device to run on the CPU (rcnreid info shows the Theano setup)"
+            % (device, _shorten(exc)))
+    probe = theano.shared(numpy.zeros(1, dtype=theano.config.floatX), name="rcnreid_probe")
+    STATE["gpu_active"] = bool(ga.pygpu_activated and isinstance(probe.type, ga.GpuArrayType))
+    if not STATE["gpu_active"]:
+        raise GPUBackendError(
+            "THEANO_FLAGS asks for device=%s, but Theano's GPU backend did not activate (shared "
+            "variables stay on the CPU); run `rcnreid info` for the Theano setup, or unset device"
+            % device)
+
+
+if STATE.get("requested_device") is not None and "theano" not in _ALREADY_IMPORTED:
+    _start_gpu()
 
 if theano.config.floatX != "float32":
     warnings.warn("floatX is %s; rcnreid's graphs are float32 (conv gradients need it)"
@@ -182,25 +216,52 @@ def scan_impl():
     return "c"
 
 
+def gpu_active():
+    """True only when Theano's GPU optimisations are on and a shared variable lands on the
+    device (checked when rcnreid.theano_env was imported: a requested GPU that did not start
+    stops with GPUBackendError there)."""
+    return bool(STATE.get("gpu_active", False))
+
+
 def cuda_available():
-    """True when Theano's CUDA backend is initialised on a GPU (device=cuda and pygpu present)."""
+    """True when Theano computes on a CUDA GPU."""
+    return gpu_active() and theano.config.device.startswith("cuda")
+
+
+def _gpu_facts():
+    facts = {"pygpu": None, "device_name": None, "cudnn": None}
+    if not gpu_active():
+        from rcnreid.gpu_env import pygpu_facts
+        facts["pygpu"] = pygpu_facts()[0]
+        return facts
+    import theano.gpuarray as ga
+    from theano.gpuarray.type import get_context
+    import pygpu
+    facts["pygpu"] = pygpu.__version__
     try:
-        import theano.gpuarray as ga
-        return bool(getattr(ga, "pygpu_activated", False))
+        facts["device_name"] = get_context(None).devname
     except Exception:
-        return False
+        pass
+    if theano.config.device.startswith("cuda"):
+        try:
+            facts["cudnn"] = int(ga.dnn.version()) if ga.dnn.dnn_available(None) else None
+        except Exception:
+            facts["cudnn"] = None
+    return facts
 
 
 def describe():
     """What is in force, as a plain dict (the keys ``rcnreid info --json`` prints)."""
-    import numpy
     import scipy
-    return {
+    from rcnreid import threads
+    d = {
         "python": sys.version.split()[0],
         "theano": theano.__version__,
         "numpy": numpy.__version__,
         "scipy": scipy.__version__,
-        "device": theano.config.device,
+        "device": theano.config.device if gpu_active() else "cpu",
+        "requested_device": STATE.get("requested_device") or "cpu",
+        "gpu_active": gpu_active(),
         "floatX": theano.config.floatX,
         "blas_ldflags": theano.config.blas__ldflags,
         "blas_source": STATE["blas_source"],
@@ -209,5 +270,9 @@ def describe():
         "cuda_available": cuda_available(),
         "openmp": bool(theano.config.openmp),
         "defaults_added": dict(STATE["defaults_added"]),
+        "fixes": theano_fixes.describe(),
         "warnings": list(STATE["warnings"]),
     }
+    d.update(_gpu_facts())
+    d.update(threads.describe())
+    return d

@@ -9,6 +9,8 @@
 #   module and Python.h, which Theano needs to compile its C code.
 # - Debian's chromium (optional, when missing and root): the headless browser of the HTML
 #   report's test.
+# - Debian's python3-pygpu, libgpuarray-dev and pocl-opencl-icd (when missing and root): Theano's
+#   GPU backend, run on the CPU through OpenCL by the test suite (see below).
 # - The Python packages pinned in setup.py (Theano-PyMC 1.1.2 needs numpy < 1.24, scipy < 1.12
 #   and setuptools < 70 for pkg_resources), plus pytest and pytest-xdist.
 set -euo pipefail
@@ -57,6 +59,23 @@ if [ -z "${RCNREID_NO_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 \
     apt_install chromium || say "continuing without chromium (the HTML report's browser test will skip)"
 fi
 
+# Theano's GPU backend (issue 14): pygpu is not on PyPI. Debian's python3-pygpu (built for
+# CPython 3.11 and numpy's C-API version 16, which numpy 1.23.5 shares) with libgpuarray-dev (the
+# headers of Theano's first GPU compile) and pocl-opencl-icd (an OpenCL driver that runs on the
+# CPU) lets the test suite run Theano's GPU backend for real on any machine
+# (THEANO_FLAGS=device=opencl0:0). Installed when missing and root; never fatal: without them the
+# OpenCL tests skip with one line. RCNREID_NO_OPENCL=1 skips this step.
+if [ -z "${RCNREID_NO_OPENCL:-}" ] && command -v dpkg >/dev/null 2>&1; then
+    missing=""
+    for pkg in python3-pygpu libgpuarray-dev pocl-opencl-icd; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+    done
+    if [ -n "$missing" ]; then
+        # shellcheck disable=SC2086
+        apt_install $missing || say "continuing without Debian's pygpu/OpenCL (the OpenCL tests will skip)"
+    fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
     say "creating virtual environment $VENV"
     if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
@@ -68,6 +87,28 @@ fi
 say "installing rcnreid and its pinned dependencies into $VENV (first time: about a minute)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "pip>=23" "wheel" "setuptools<70" 2>&1 | grep -v '^WARNING: Location' || true
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true
+# Expose Debian's pygpu, and only it (not Debian's numpy), to the venv: a folder holding a link to
+# the pygpu package, put on the venv's path by a .pth file; pygpu's own needs (six, mako) come
+# from PyPI. Skipped when the venv already has a pygpu (e.g. conda-forge's) or its Python is not
+# the 3.11 that Debian's build is for.
+DEB_PYGPU=/usr/lib/python3/dist-packages/pygpu
+if [ -d "$DEB_PYGPU" ] && ! "$VENV/bin/python" -c 'import pygpu' >/dev/null 2>&1; then
+    if "$VENV/bin/python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
+        mkdir -p "$VENV/debian-pygpu"
+        ln -sfn "$DEB_PYGPU" "$VENV/debian-pygpu/pygpu"
+        site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+        echo "$(cd "$VENV/debian-pygpu" && pwd)" > "$site/rcnreid-debian-pygpu.pth"
+        "$VENV/bin/python" -m pip install -q --disable-pip-version-check six mako 2>&1 | grep -v '^WARNING: Location' || true
+        if "$VENV/bin/python" -c 'import pygpu' >/dev/null 2>&1; then
+            say "Debian's pygpu $("$VENV/bin/python" -c 'import pygpu; print(pygpu.__version__)') is visible in $VENV"
+        else
+            say "Debian's pygpu does not import in $VENV; the OpenCL tests will skip"
+        fi
+    else
+        say "Debian's pygpu is built for Python 3.11; $VENV has another Python: no GPU backend"
+    fi
+fi
+
 "$VENV/bin/python" -c "import rcnreid.theano_env, numpy, scipy, h5py, PIL, matplotlib, sklearn, cv2, pytest, xdist" \
     || { echo "[bootstrap] the installation is incomplete (see the pip output above)" >&2; exit 1; }
 say "ready: $("$VENV/bin/python" -c 'import numpy; from rcnreid.theano_env import theano; print("Theano", theano.__version__, "numpy", numpy.__version__)')"

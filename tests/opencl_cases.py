@@ -1,0 +1,116 @@
+"""Small graphs that each need one Theano-PyMC repair on the GPU backend (tests/test_gpu_opencl.py).
+
+Run as ``python tests/opencl_cases.py CASE`` with ``THEANO_FLAGS=device=opencl0:0``; prints
+``CASE ok`` and exits 0 when the graph compiled onto the device and gave numpy's numbers.
+"""
+import sys
+
+import numpy as np
+
+
+def _ops(fn):
+    from rcnreid.gpu_check import _walk_ops
+    return [type(n.op).__name__ for n in _walk_ops(fn.maker.fgraph)]
+
+
+def case_init():
+    from rcnreid.theano_env import describe
+    d = describe()
+    assert d["gpu_active"] and d["device"].startswith("opencl"), d
+
+
+def case_elemwise():
+    """Elementwise work on a shared variable: moved by GraphToGPU, fused, compiled as a kernel."""
+    from rcnreid.theano_env import T, theano
+    w = theano.shared(np.linspace(-1, 1, 6).astype("float32"), name="w")
+    x = T.fvector("x")
+    fn = theano.function([x], T.exp(w * x) * 2 + T.tanh(x))
+    ops = _ops(fn)
+    assert "GpuElemwise" in ops, ops
+    assert not any(o == "Elemwise" for o in ops), ops
+    fused = [n for n in fn.maker.fgraph.toposort() if type(n.op).__name__ == "GpuElemwise"
+             and "Composite" in str(n.op)]
+    assert fused, "elementwise fusion did not run: %s" % ops
+    v = np.arange(6, dtype="float32") / 6
+    want = np.exp(w.get_value() * v) * 2 + np.tanh(v)
+    np.testing.assert_allclose(fn(v), want, rtol=1e-5)
+
+
+def case_join():
+    """Ops built on HideC (join, alloc, reshape) compile as GPU C code."""
+    from rcnreid.theano_env import T, theano
+    a, b = T.fmatrix("a"), T.fmatrix("b")
+    fn = theano.function([a, b], T.concatenate([a, b * 2], axis=1).reshape((-1,)))
+    assert "GpuJoin" in _ops(fn), _ops(fn)
+    va, vb = np.ones((2, 3), "float32"), np.arange(4, dtype="float32").reshape(2, 2)
+    np.testing.assert_allclose(fn(va, vb), np.concatenate([va, vb * 2], axis=1).ravel())
+
+
+def case_conv():
+    """A convolution and both its gradients become GPU convolutions."""
+    from rcnreid.theano_env import T, theano
+    rng = np.random.RandomState(0)
+    w = theano.shared(rng.randn(4, 3, 3, 3).astype("float32"), name="w")
+    x = T.tensor4("x")
+    y = T.nnet.conv2d(x, w, border_mode="half")
+    cost = (y ** 2).sum()
+    fn = theano.function([x], [y] + T.grad(cost, [x, w]))
+    ops = _ops(fn)
+    assert any(o.startswith("GpuCorrMM") or o.startswith("GpuDnnConv") for o in ops), ops
+    assert not any(o in ("CorrMM", "CorrMM_gradWeights", "CorrMM_gradInputs") for o in ops), ops
+    xv = rng.randn(2, 3, 5, 4).astype("float32")
+    yv, gx, gw = fn(xv)
+    # numpy reference: cross-correlation with 'half' padding (Theano's conv2d flips the filter)
+    wv = w.get_value()[:, :, ::-1, ::-1]
+    pad = np.pad(xv, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ref = np.zeros_like(yv)
+    for i in range(5):
+        for j in range(4):
+            ref[:, :, i, j] = np.einsum("bchw,ochw->bo", pad[:, :, i:i + 3, j:j + 3], wv)
+    np.testing.assert_allclose(yv, ref, rtol=1e-4, atol=1e-4)
+    assert gx.shape == xv.shape and gw.shape == w.get_value().shape
+
+
+def case_maxmin():
+    """maximum/minimum kernels build in OpenCL C and propagate NaN like numpy."""
+    from rcnreid.theano_env import T, theano
+    a, b = T.fvector("a"), T.fvector("b")
+    fn = theano.function([a, b], [T.maximum(a, b), T.minimum(a, b)])
+    assert "GpuElemwise" in _ops(fn), _ops(fn)
+    va = np.array([1, np.nan, 3, -2], "float32")
+    vb = np.array([2, 2, np.nan, -3], "float32")
+    hi, lo = fn(va, vb)
+    np.testing.assert_array_equal(hi, np.maximum(va, vb))
+    np.testing.assert_array_equal(lo, np.minimum(va, vb))
+
+
+def _scan_case(k, n):
+    from rcnreid.theano_env import T, theano
+    x0 = T.fvector("x0")
+    out, _ = theano.scan(lambda prev: prev * 1.5 + 1.0, outputs_info=[x0], n_steps=n)
+    fn = theano.function([x0], out[-k:])
+    ops = _ops(fn)
+    assert "Scan" in ops and "GpuElemwise" in ops, ops
+    cur, ref = np.ones(3, "float32"), []
+    for _ in range(n):
+        cur = cur * 1.5 + 1
+        ref.append(cur)
+    np.testing.assert_allclose(fn(np.ones(3, "float32")), np.array(ref[-k:]), rtol=1e-6)
+
+
+def case_scan():
+    """A scan runs on the device (its Python loop tells GPU buffers apart on OpenCL)."""
+    _scan_case(1, 4)
+
+
+def case_scan_rotation():
+    """Three stored steps, six steps run: the buffer is rotated by one (pdx = S // 2)."""
+    _scan_case(3, 6)
+
+
+CASES = {name[5:]: fn for name, fn in list(globals().items()) if name.startswith("case_")}
+
+if __name__ == "__main__":
+    name = sys.argv[1]
+    CASES[name]()
+    print("%s ok" % name)
