@@ -31,11 +31,12 @@ EXP_ARGS = --data $(DATA) --profile $(PROFILE) --reading $(READING) --trials $(T
            --jobs $(JOBS) --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS) \
            $(foreach s,$(SET),--set $(s))
 
-.PHONY: help venv test demo info bench data table2 table3 table4 table5 fig5 paper collect report clean
+.PHONY: help venv test demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
 	@echo "make test       the test suite"
+	@echo "make gpu-check  DEVICE=cuda|opencl0:0: train a tiny model on the GPU and the CPU, compare (one verdict line)"
 	@echo "make info       what Theano configuration is in force"
 	@echo "make bench      throughput of the ConvGRU graph (BENCH_CONFIG=cpu|paper)"
 	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
@@ -58,6 +59,12 @@ demo: $(STAMP)
 
 info: $(STAMP)
 	$(PY) -m rcnreid info
+
+# The first command on a GPU workstation: a tiny Deep RCN trained on DEVICE and on the CPU,
+# compared; one verdict line (README.rst, 'GPU'). DEVICE=opencl0:0 checks the OpenCL driver.
+DEVICE ?= cuda
+gpu-check: $(STAMP)
+	$(PY) -m rcnreid gpu-check --device $(DEVICE)
 
 bench: $(STAMP)
 	$(PY) -m rcnreid bench --config $(BENCH_CONFIG)
