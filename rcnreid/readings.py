@@ -51,7 +51,7 @@ def apply_reading(cfg, reading):
         return cfg
     m = cfg.model
     changes = {"init": "uniform1", "gru_bias": False, "dropout_masks": "frames"}
-    if m.temporal_pooling == "average" and not cfg.name.endswith("pool_average"):
+    if m.temporal_pooling == "average" and not cfg.name.split("+")[0].endswith("pool_average"):
         changes["temporal_pooling"] = "last"
     if m.kind == "convgru":
         changes.update(TABLE1_ENCODER)

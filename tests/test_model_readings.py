@@ -101,6 +101,7 @@ def test_literal_reading_keeps_what_each_row_compares():
                          ("pool_average", "average"), ("rcn_ind", "last")):
         lit = apply_reading(get_config(row, "quick"), "literal")
         assert lit.model.temporal_pooling == pooling, row
+        assert apply_reading(lit, "literal") == lit, row
     assert not apply_reading(get_config("rcn_ind", "paper"), "literal").model.stacked
     fc = apply_reading(get_config("fc_gru", "test"), "literal")
     assert fc.model.kind == "fcgru" and fc.model.init == "uniform1"
