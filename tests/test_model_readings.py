@@ -103,6 +103,9 @@ def test_literal_reading_keeps_what_each_row_compares():
         assert lit.model.temporal_pooling == pooling, row
         assert apply_reading(lit, "literal") == lit, row
     assert not apply_reading(get_config("rcn_ind", "paper"), "literal").model.stacked
+    # RCN-Ind pools over time as Deep RCN does, in either reading (docs/REPRODUCTION.md section 1)
+    assert (get_config("rcn_ind", "paper").model.temporal_pooling
+            == get_config("deep_rcn", "paper").model.temporal_pooling == "average")
     fc = apply_reading(get_config("fc_gru", "test"), "literal")
     assert fc.model.kind == "fcgru" and fc.model.init == "uniform1"
     assert fc.model.encoder_kernel == ModelConfig().encoder_kernel
