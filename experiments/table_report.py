@@ -36,6 +36,19 @@ def paper_title(table_id, path=PAPER_NUMBERS):
     return load_paper_numbers(path)["tables"][table_id]["title"]
 
 
+def training_curves(options, dataset, key):
+    """``[{"trial": K, "png": path relative to the results folder}]``: the training curves
+    (``training.png``, drawn by ``rcnreid.train`` when a run ends) of the run folders that the
+    unit's cached results name (``out_dir``), where they exist."""
+    out = []
+    for t in options.trials:
+        run = (read_cached(options, dataset, t, key) or {}).get("out_dir")
+        png = os.path.join(run, "training.png") if isinstance(run, str) else None
+        if png and os.path.isfile(png):
+            out.append({"trial": int(t), "png": os.path.relpath(png, options.results)})
+    return out
+
+
 def build_report(table_id, rows, options, status, dataset_info=None):
     """Aggregate per-trial CMCs into mean +- std per row and dataset, next to the paper's.
 
@@ -74,6 +87,9 @@ def build_report(table_id, rows, options, status, dataset_info=None):
                 cell["status"] = "ok" if not errors else "partial"
             else:
                 cell["status"] = "not run"
+            curves = training_curves(options, d, key)
+            if curves:
+                cell["training_curves"] = curves
             reasons = sorted({e["reason"] for e in errors.values()})
             cell["reason"] = "; ".join(reasons)
             entry["ours"][d] = cell
@@ -138,6 +154,9 @@ def render_markdown(report):
             else:
                 vals = [format_cell(m, s, p) for m, s, p in zip(cell["mean"], cell["std"], paper)]
             note = cell["reason"].replace("|", "/")
+            if cell.get("training_curves"):
+                note = (note + " " if note else "") + "curves: " + " ".join(
+                    "[trial %d](%s)" % (c["trial"], c["png"]) for c in cell["training_curves"])
             lines.append("| %s | %d/%d | %s | %s |" % (row["name"], len(cell["trials_done"]),
                                                         len(report["trials"]), " | ".join(vals),
                                                         note))

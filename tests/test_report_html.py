@@ -157,3 +157,27 @@ def test_report_renders_in_headless_chromium(results, tmp_path):
     assert a.shape[:2] == (1600, 1200)
     # the table cells are coloured: some pixels of the cell greens/reds are on screen
     assert np.sum(np.any(a < 200, axis=2)) > 1000
+
+
+def test_table_markdown_links_each_rows_training_curves(results, tmp_path, monkeypatch):
+    from experiments import datasets, runner
+    from experiments.options import Options, Row
+    _, _, data, unit = results
+    monkeypatch.setattr(datasets, "ensure_synthetic", lambda options, dataset, log=print: data)
+    res = tmp_path / "res"
+    opts = Options(data="synthetic", profile="test", trials=(0,), datasets=("ilidsvid",),
+                   results=str(res))
+    units = {"rcn/deep_rcn": lambda ctx: {"cmc": unit["cmc"], "out_dir": unit["out_dir"]},
+             "rcn/rcn_ind": lambda ctx: {"cmc": unit["cmc"]}}           # no run folder
+    rows = [Row("RCN-Ind", "rcn/rcn_ind"), Row("Deep RCN (5 x 5, 5 x 5)", "rcn/deep_rcn")]
+    rep = runner.run_table("table2", rows, opts, units=units, log=lambda *a: None)
+    cells = {r["name"]: r["ours"]["ilidsvid"] for r in rep["rows"]}
+    assert "training_curves" not in cells["RCN-Ind"]
+    link = cells["Deep RCN (5 x 5, 5 x 5)"]["training_curves"]
+    assert [c["trial"] for c in link] == [0]
+    assert os.path.samefile(str(res / link[0]["png"]),
+                            os.path.join(unit["out_dir"], "training.png"))
+    md = (res / "table2.md").read_text(encoding="utf-8")
+    line = [ln for ln in md.splitlines() if ln.startswith("| Deep RCN (5 x 5, 5 x 5)")][0]
+    assert "curves: [trial 0](%s)" % link[0]["png"] in line
+    assert "curves" not in [ln for ln in md.splitlines() if ln.startswith("| RCN-Ind")][0]
