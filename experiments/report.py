@@ -299,6 +299,8 @@ def build_report(results, out_path=None, probes=3, top=5, log=print):
         raise UserError("%s: no table results (table*.json); run `make table2` (or another "
                         "table) first" % results)
     out_path = out_path or os.path.join(results, "report.html")
+    from rcnreid.atomic import check_out_path
+    check_out_path(out_path, "--out", "report.html", kind="html")
     commit = checkout_commit()
     units = {}
     for _, rep in reports:

@@ -288,6 +288,7 @@ KINDS = {
     "npz": ("a .npz file", lambda p: _starts_with(p, (b"PK\x03\x04", b"PK\x05\x06"))),
     "png": ("a PNG image", lambda p: _starts_with(p, (b"\x89PNG",))),
     "pdf": ("a PDF document", lambda p: _starts_with(p, (b"%PDF",))),
+    "html": ("an HTML page", lambda p: _starts_with(p, (b"<!DOCTYP", b"<!doctyp", b"<html"))),
 }
 
 

@@ -81,6 +81,9 @@ def save_figure(fig, out_base, dpi=100):
     if os.path.isdir(out_base):
         raise UserError("--out %s: is a folder; give a path without extension (e.g. %s)"
                         % (out_base, os.path.join(out_base, PLOT_NAME)))
+    from rcnreid.atomic import check_out_path
+    for ext in (".png", ".pdf"):      # both refused before either is written
+        check_out_path(out_base + ext, "--out", PLOT_NAME + ext, kind=ext[1:])
     paths = []
     for ext in (".png", ".pdf"):
         with atomic_path(out_base + ext, suffix=ext) as tmp:

@@ -205,6 +205,7 @@ def visrank(data_path, checkpoint_path, out_dir, trial=0, probes=6, top=10, fram
     ``index.json`` describing every picture (probe, ranks, ids, similarities, panel boxes).
     Returns the index dict."""
     from rcnreid import checkpoint as ckptlib
+    from rcnreid.atomic import check_out_path
     from rcnreid.data.reader import ReIDDataset
     log = log or (lambda *a: None)
     if int(top) < 1:
@@ -250,6 +251,7 @@ def visrank(data_path, checkpoint_path, out_dir, trial=0, probes=6, top=10, fram
             entries.append({"rank": rank, "person": int(gid[j]), "row": int(gallery[j]),
                             "similarity": float(S[i, j]), "correct": correct})
         name = "probe%03d-id%d-rank%s.png" % (i, pid[i], true_rank if true_rank else "none")
+        check_out_path(os.path.join(out_dir, name), "--out", name, kind="png")
         title = "%s trial %d: probe id %d, true match at rank %s" % (
             ds.name, int(trial), pid[i], true_rank if true_rank else "- (absent)")
         lay = draw_ranking(panels, os.path.join(out_dir, name), title=title, cols=cols)
@@ -300,11 +302,10 @@ def read_index(out_dir):
 
 def check_montage_path(path):
     """Before any work: UserError when ``rank --montage PATH`` cannot be written."""
+    from rcnreid.atomic import check_out_path
     path = os.fspath(path)
     if path.lower().endswith(".png"):
-        if os.path.isdir(path):
-            raise UserError("--montage %s: is a folder; give a .png file or a folder name "
-                            "without .png" % path)
+        check_out_path(path, "--montage", "montage.png", kind="png")
     elif os.path.exists(path) and not os.path.isdir(path):
         raise UserError("--montage %s: is a file; give a folder (or a .png path for one probe)"
                         % path)

@@ -73,6 +73,11 @@ def test_plot_log_command_writes_png_and_pdf(tmp_path, capsys):
     assert "train_log.jsonl" in err and "empty" in err
     assert main(["plot-log", a, "--out", str(tmp_path)]) == 2   # a folder as --out
     assert "is a folder" in capsys.readouterr().err
+    (tmp_path / "notes.png").write_text("my notes")             # a user's file is kept
+    assert main(["plot-log", a, "--out", str(tmp_path / "notes")]) == 2
+    assert "is not a PNG image" in capsys.readouterr().err
+    assert (tmp_path / "notes.png").read_text() == "my notes"
+    assert not (tmp_path / "notes.pdf").exists()
 
 
 def test_torn_last_line_is_ignored_and_missing_folder_named(tmp_path):

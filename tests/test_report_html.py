@@ -118,6 +118,20 @@ def test_report_without_tables_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and "make table2" in err[0]
 
 
+def test_report_keeps_a_file_that_is_not_a_page(results, tmp_path, capsys):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes")
+    assert R.main(["--results", str(results[0]), "--out", str(notes)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not an HTML page" in err[0]
+    assert notes.read_text() == "my notes"
+    again = tmp_path / "again.html"                          # its own page is replaced
+    again.write_text("<!DOCTYPE html>\n<html></html>")
+    assert R.main(["--results", str(results[0]), "--out", str(again), "--probes", "2",
+                   "--top", "3"]) == 0
+    assert len(_images(again.read_text(encoding="utf-8"))) == 4
+
+
 def test_diff_colours_green_above_red_below():
     assert diff_colour(0.0) == "#ffffff" and diff_colour(None) == "#eeeeee"
     up, down = diff_colour(10.0), diff_colour(-30.0)

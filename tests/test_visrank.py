@@ -168,6 +168,11 @@ def test_rank_montage_draws_the_folder_ranking(trained, tmp_path, capsys):
     n_grey = np.all(a == np.array(V.NEUTRAL, dtype=np.uint8), axis=2).sum()
     assert n_probe > 0 and n_grey == 2 * n_probe         # two gallery panels, same frame size
     capsys.readouterr()
+    (tmp_path / "mine.png").write_text("not a picture")
+    assert main(["rank", "--model", ckpt, "--probe", str(probe), "--gallery", str(gal),
+                 "--montage", str(tmp_path / "mine.png")]) == 2
+    assert "is not a PNG image" in capsys.readouterr().err
+    assert (tmp_path / "mine.png").read_text() == "not a picture"
     assert main(["rank", "--model", ckpt, "--probe", str(gal), "--gallery", str(gal),
                  "--montage", str(tmp_path / "one.png")]) == 2
     assert "give a folder" in capsys.readouterr().err
