@@ -31,12 +31,13 @@ EXP_ARGS = --data $(DATA) --profile $(PROFILE) --reading $(READING) --trials $(T
            --jobs $(JOBS) --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS) \
            $(foreach s,$(SET),--set $(s))
 
-.PHONY: help venv test demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
+.PHONY: help venv test test-cuda-headers demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
 	@echo "make test       the test suite"
 	@echo "make gpu-check  DEVICE=cuda|opencl0:0: train a tiny model on the GPU and the CPU, compare (one verdict line)"
+	@echo "make test-cuda-headers  compile Theano's GPU conv ops against CUDA 12 + cuDNN 8/9 headers (no GPU; ~1.3 GB download once)"
 	@echo "make info       what Theano configuration is in force"
 	@echo "make bench      throughput of the ConvGRU graph (BENCH_CONFIG=cpu|paper)"
 	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
@@ -65,6 +66,12 @@ info: $(STAMP)
 DEVICE ?= cuda
 gpu-check: $(STAMP)
 	$(PY) -m rcnreid gpu-check --device $(DEVICE)
+
+# Compile only, no GPU: Theano's GPU convolution ops (GpuCorrMM, GpuDnnConv and gradients)
+# against CUDA 12 and cuDNN 8/9 headers from NVIDIA's PyPI wheels (downloaded once, ~1.3 GB;
+# 6 MB of headers kept in ~/.cache/rcnreid/cuda-headers) and libgpuarray's (README.rst, 'GPU').
+test-cuda-headers: $(STAMP)
+	RCNREID_FETCH_CUDA_HEADERS=1 $(PY) -m pytest -q tests/test_cuda_headers.py
 
 bench: $(STAMP)
 	$(PY) -m rcnreid bench --config $(BENCH_CONFIG)

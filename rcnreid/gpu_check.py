@@ -174,6 +174,10 @@ def run_check(device, steps=2, seed=0, keep=None, log=print):
     proc = _run_worker(device, dev_dir, steps, seed, load_from=cpu_dir)
     if proc.returncode != 0:
         return False, "GPU NOT OK: the run on %s failed: %s" % (device, _last_line(proc.stderr))
+    with open(os.path.join(dev_dir, "placement.json")) as f:
+        where = json.load(f)
+    log("%-14s %s" % ("Theano GPU:", "active on %s" % where["device"] if where["gpu_active"]
+                      else "NOT active (computed on %s)" % where["device"]))
     proc = _run_worker("cpu", cpu_dir, steps, seed, load_from=dev_dir)
     if proc.returncode != 0:
         return False, "GPU NOT OK: the device's checkpoint does not load on the CPU: %s" \

@@ -182,6 +182,11 @@ def _start_gpu():
     import theano.gpuarray as ga
     exc = theano_fixes.GPU_INIT_LOG.error()
     if exc is not None:
+        from rcnreid.gpu_env import probe as probe_device
+        missing = probe_device(device, start=False)["problem"]   # the missing piece, by name
+        if missing:
+            raise GPUBackendError("THEANO_FLAGS asks for device=%s, which cannot start: %s; or "
+                                  "unset device to run on the CPU" % (device, missing))
         raise GPUBackendError(
             "THEANO_FLAGS asks for device=%s, but Theano could not start it (%s); fix that, or "
             "unset device to run on the CPU (rcnreid info shows the Theano setup)"

@@ -464,6 +464,44 @@ def _elemwise_openmp_pragma(theano):
     ])
 
 
+#: The folder of rcnreid_cudnn_compat.h (shipped with the package, setup.py package_data).
+CUDA_HEADER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda")
+CUDNN_COMPAT_HEADER = "rcnreid_cudnn_compat.h"
+
+#: cuDNN major versions the compatibility header was written for and compile-checked against
+#: (tests/test_cuda_headers.py); Theano-PyMC 1.1.2 itself covers 5 to 7.
+CUDNN_REPAIRED_MAJORS = (8, 9)
+
+
+@_fix("cudnn8_removed_algo_queries",
+      "the cuDNN convolutions (forward and both gradients) call cudnnGetConvolution{Forward,"
+      "BackwardData,BackwardFilter}Algorithm, which cuDNN 8.0 removed: with cuDNN 8 or 9 they "
+      "do not compile", "post_import", gpu=True)
+def _cudnn8_removed_algo_queries(theano):
+    # Every cuDNN op (DnnBase) includes rcnreid_cudnn_compat.h after cudnn.h: with cuDNN >= 8
+    # it defines the removed calls on top of the surviving *_v7 heuristic queries (fastest
+    # algorithm whose workspace fits, the old preference semantics); with cuDNN < 8, nothing.
+    from theano.gpuarray.dnn import DnnBase
+    if getattr(DnnBase.c_headers, "_rcnreid_fixed", False):
+        return False
+    headers, header_dirs = DnnBase.c_headers, DnnBase.c_header_dirs
+
+    @functools.wraps(headers)
+    def c_headers(self, **kwargs):
+        found = list(headers(self, **kwargs))
+        at = found.index("cudnn.h") + 1 if "cudnn.h" in found else len(found)
+        return found[:at] + [CUDNN_COMPAT_HEADER] + found[at:]
+
+    @functools.wraps(header_dirs)
+    def c_header_dirs(self, **kwargs):
+        return [CUDA_HEADER_DIR] + list(header_dirs(self, **kwargs))
+
+    c_headers._rcnreid_fixed = c_header_dirs._rcnreid_fixed = True
+    DnnBase.c_headers, DnnBase.c_header_dirs = c_headers, c_header_dirs
+    _bump_cache_version(DnnBase, 92)
+    return True
+
+
 def describe():
     """[{name, stage, bug, status}] for ``rcnreid info``."""
     return [{"name": f.name, "stage": f.stage, "bug": f.bug,

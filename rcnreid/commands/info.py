@@ -10,9 +10,22 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _cuda_check(d):
+    """What a CUDA device would lack here, without starting one (rcnreid.gpu_env)."""
+    if d["cuda_available"]:
+        return "in use"
+    from rcnreid.gpu_env import probe
+    report = probe("cuda", start=False)
+    if report["problem"]:
+        return "cannot start: " + report["problem"]
+    return "libraries found (%s); `make gpu-check` tries the device" % ", ".join(
+        "%s %s" % kv for kv in report["facts"])
+
+
 def run(args):
     from rcnreid.theano_env import describe
     d = describe()
+    d["cuda_check"] = _cuda_check(d)
     if args.json:
         print(json.dumps(d, sort_keys=True))
         return 0
@@ -31,6 +44,7 @@ def run(args):
         ("device name", d["device_name"] or "-"),
         ("cuDNN", d["cudnn"] or "-"),
         ("CUDA usable", d["cuda_available"]),
+        ("CUDA check", d["cuda_check"]),
         ("defaults added", ", ".join("%s=%s" % kv for kv in sorted(d["defaults_added"].items()))
          or "none (all set by user)"),
     ]
