@@ -88,9 +88,9 @@ class _CountingModel:
             return rep(x)
         return counted
 
-    def similarity(self, a, b):
-        self.similarity_shapes.append((len(a), len(b)))
-        return self._m.similarity(a, b)
+    def similarity(self, a, b, logits=False):
+        self.similarity_shapes.append((len(a), len(b), logits))
+        return self._m.similarity(a, b, logits=logits)
 
     def __getattr__(self, name):
         return getattr(self._m, name)
@@ -107,7 +107,8 @@ def test_each_sequence_is_represented_once_per_augmentation(trained):
     P = G = len(test_p)
     A = 2
     assert sum(counting.passes) == A * (P + G)        # not A * P * G: no pass per pair
-    assert counting.similarity_shapes == [(P, G)] * A
+    # Eq. 5 once per augmentation, and its logits once (the ranking's tie-break key)
+    assert sorted(counting.similarity_shapes) == [(P, G, False)] * A + [(P, G, True)] * A
     plain = evaluate(data, ckpt, 0, test_augs="center_mirror", log=None)
     assert res["cmc"] == plain["cmc"] and res["map"] == plain["map"]
 
