@@ -18,20 +18,39 @@ import warnings
 import numpy
 
 from rcnreid import theano_fixes
+from rcnreid.threads import usable_cores
 from rcnreid.errors import GPUBackendError
 
 #: Defaults we add to THEANO_FLAGS unless the user set the key.
 #: - floatX=float32: the model is float32 end to end (GPU-clean), and Theano's conv gradients
 #:   need it (with float64 the abstract conv gradient ops are not all implemented on the CPU).
-#: - openmp=False: in Theano-PyMC 1.1.2 openmp=True breaks the compilation of Elemwise ops.
+#: - openmp=True: CorrMM runs its per-image loop (im2col + one sgemm per image) on every core
+#:   and large Elemwise ops (>= openmp_elemwise_minsize elements) split their loop; measured
+#:   faster than OpenBLAS threading each small sgemm (docs/SPEED.md, issue 18). Theano-PyMC
+#:   1.1.2's Elemwise needs the repair rcnreid.theano_fixes "elemwise_openmp_pragma" for it.
+#:   openmp=False instead when OMP_NUM_THREADS is 1 (one thread: nothing to split).
 _DEFAULTS = {
     "floatX": "float32",
-    "openmp": "False",
+    "openmp": "True",
 }
+
+
+def _thread_defaults(cores):
+    """Environment variables set before Theano loads OpenBLAS and the OpenMP runtime (both read
+    them once, when loaded), each only when the user did not set it.
+
+    - OMP_NUM_THREADS = the usable cores: OpenMP regions (CorrMM's image loop, Elemwise) use
+      every core; CorrMM sets OpenBLAS to one thread inside its region itself.
+    - OPENBLAS_NUM_THREADS = the usable cores: the GEMMs outside OpenMP regions (Theano's Gemm and
+      Dot ops) still use every core; the two pools never run at once (docs/SPEED.md).
+    """
+    return {"OMP_NUM_THREADS": str(cores), "OPENBLAS_NUM_THREADS": str(cores)}
+
 
 #: What we decided, for :func:`describe`.
 STATE = {
     "defaults_added": {},
+    "env_added": {},
     "user_flags": {},
     "blas_source": None,
     "scan_workaround": False,
@@ -122,6 +141,13 @@ def _configure():
     for key, value in _DEFAULTS.items():
         if key not in user:
             added[key] = value
+    env_added = {}
+    for key, value in _thread_defaults(usable_cores()).items():
+        if not os.environ.get(key, "").strip():
+            os.environ[key] = env_added[key] = value
+    STATE["env_added"] = env_added
+    if os.environ["OMP_NUM_THREADS"].strip() == "1" and "openmp" not in user:
+        added["openmp"] = "False"    # one OpenMP thread: nothing to split
     if "blas__ldflags" not in user:
         ldflags = _find_openblas()
         if ldflags is None:
@@ -275,6 +301,7 @@ def describe():
         "cuda_available": cuda_available(),
         "openmp": bool(theano.config.openmp),
         "defaults_added": dict(STATE["defaults_added"]),
+        "thread_env_added": dict(STATE["env_added"]),
         "fixes": theano_fixes.describe(),
         "warnings": list(STATE["warnings"]),
     }

@@ -25,12 +25,19 @@ def blas_threads():
     return int(lib.openblas_get_num_threads())
 
 
+def usable_cores():
+    """Cores this process may run on (its CPU affinity, else every core)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def openmp_threads():
     """Threads an OpenMP region of Theano's C code uses (OMP_NUM_THREADS, else every core)."""
     value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return usable_cores()
 
 
 def describe():

@@ -21,6 +21,13 @@ def add_arguments(p):
     p.add_argument("--compare", action="store_true",
                    help="time every form (fused, fused-theano-bptt, naive) round-robin in one "
                         "process and report the speed-ups over the naive form")
+    p.add_argument("--compare-settings", default=None, metavar="A,B[,...]",
+                   help="time thread settings (fixed when Theano is imported, so each is a new "
+                        "process, started A, B, A, B, ...): default (rcnreid's choice), "
+                        "openmp-off (before issue 18), openmp, openmp-blas1, openmp-passive; "
+                        "speed-ups over the first")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="with --compare-settings: processes per setting (default 3)")
     p.add_argument("--steps", type=int, default=5, help="timed calls (median reported)")
     p.add_argument("--warmup", type=int, default=1, help="untimed calls first")
     p.add_argument("--seed", type=int, default=0)
@@ -29,8 +36,17 @@ def add_arguments(p):
 def run(args):
     import json
     import sys
-    from rcnreid.bench import compare_forms, format_comparison, format_report, run_bench
+    from rcnreid.bench import (compare_forms, compare_settings, format_comparison, format_report,
+                               format_settings, run_bench)
     log = lambda m: print("[bench] " + m, file=sys.stderr, flush=True)  # noqa: E731
+    if args.compare_settings:
+        c = compare_settings(args.config, settings=[s.strip() for s in
+                                                    args.compare_settings.split(",") if s.strip()],
+                             rounds=args.rounds, steps=args.steps, warmup=args.warmup,
+                             seed=args.seed, form=args.form or "fused", log=log,
+                             overrides=args.overrides)
+        print(json.dumps(c, sort_keys=True) if args.json else format_settings(c))
+        return 0
     if args.compare:
         c = compare_forms(args.config, steps=args.steps, warmup=args.warmup, seed=args.seed,
                           log=log, overrides=args.overrides)

@@ -1,0 +1,96 @@
+"""Threads (issue 18): rcnreid.theano_env sets OpenMP and OpenBLAS thread counts before Theano loads
+them, only where the user set nothing, and turns Theano's OpenMP on; the OpenMP paths compute the
+same numbers as the serial ones (CorrMM's image loop and its per-thread weight-gradient buffers,
+Elemwise's split loop) -- no timing is asserted."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from rcnreid.theano_env import theano, T
+from rcnreid.threads import usable_cores
+
+PROBE = ("import json, os; import rcnreid.theano_env as e; from rcnreid import threads; "
+         "print(json.dumps({'openmp': bool(e.theano.config.openmp), "
+         "'omp_env': os.environ.get('OMP_NUM_THREADS'), "
+         "'blas_env': os.environ.get('OPENBLAS_NUM_THREADS'), "
+         "'added': e.STATE['env_added'], 'omp': threads.openmp_threads(), "
+         "'blas': threads.blas_threads()}))")
+
+
+def _probe(**env_changes):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "THEANO_FLAGS")}
+    env.update(env_changes)
+    r = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_defaults_when_the_user_sets_nothing():
+    d = _probe()
+    n = str(usable_cores())
+    assert d["openmp"] is True
+    assert d["omp_env"] == n and d["blas_env"] == n
+    assert d["added"] == {"OMP_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n}
+    assert d["omp"] == usable_cores()
+    assert d["blas"] in (None, usable_cores())   # None: no OpenBLAS on this machine
+
+
+def test_the_users_thread_settings_win():
+    d = _probe(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    assert d["added"] == {} and (d["omp_env"], d["blas_env"]) == ("1", "1")
+    assert d["openmp"] is False          # one OpenMP thread: Theano's OpenMP stays off
+    assert d["omp"] == 1 and d["blas"] in (None, 1)
+    d = _probe(THEANO_FLAGS="openmp=False")
+    assert d["openmp"] is False and d["omp_env"] == str(usable_cores())
+    d = _probe(OPENBLAS_NUM_THREADS="1")
+    assert d["openmp"] is True and d["added"] == {"OMP_NUM_THREADS": str(usable_cores())}
+    assert d["blas"] in (None, 1)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 5])
+def test_corrmm_openmp_matches_the_serial_op(batch):
+    """Forward, weight gradient (per-thread buffers summed after the loop) and input gradient of
+    CorrMM(openmp=True) against CorrMM(openmp=False) and, for the forward, numpy."""
+    from theano.tensor.nnet.corr import CorrMM, CorrMM_gradInputs, CorrMM_gradWeights
+    rng = np.random.RandomState(batch)
+    xs, ws = (batch, 3, 7, 6), (4, 3, 3, 3)
+    x = rng.randn(*xs).astype("float32")
+    w = rng.randn(*ws).astype("float32")
+    X, W = T.tensor4(), T.tensor4()
+    outs = {}
+    for omp in (False, True):
+        y = CorrMM(border_mode="half", openmp=omp)(X, W)
+        gw = CorrMM_gradWeights(border_mode="half", openmp=omp)(X, y, ws[-2:])
+        gi = CorrMM_gradInputs(border_mode="half", openmp=omp)(W, y, xs[-2:])
+        f = theano.function([X, W], [y, gw, gi])
+        assert any(getattr(n.op, "openmp", None) is omp for n in f.maker.fgraph.toposort())
+        outs[omp] = f(x, w)
+    for a, b in zip(outs[False], outs[True]):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    ref = np.zeros((batch, 4, 7, 6))
+    for i in range(3):
+        for j in range(3):
+            ref += np.einsum("bchw,oc->bohw", xp[:, :, i:i + 7, j:j + 6], w[:, :, i, j])
+    np.testing.assert_allclose(outs[True][0], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_elemwise_openmp_matches_numpy_above_the_split_size():
+    """A fused elementwise graph large enough for Elemwise's OpenMP loop (and one below it)."""
+    n_big = int(theano.config.openmp_elemwise_minsize) + 1001
+    a, b = T.vector(), T.vector()
+    with theano.config.change_flags(openmp=True):
+        f = theano.function([a, b], T.nnet.sigmoid(a) * T.tanh(b) + a * (1 - T.nnet.sigmoid(b)))
+    assert all(getattr(n.op, "openmp", True) for n in f.maker.fgraph.toposort())
+    rng = np.random.RandomState(0)
+    for n in (n_big, 1000):
+        av, bv = rng.randn(n).astype("float32"), rng.randn(n).astype("float32")
+        sig = lambda v: 1 / (1 + np.exp(-v.astype(float)))  # noqa: E731
+        np.testing.assert_allclose(f(av, bv), sig(av) * np.tanh(bv) + av * (1 - sig(bv)),
+                                   rtol=1e-5, atol=1e-6)
