@@ -23,7 +23,7 @@ def run_script(name, results, *extra):
     env.pop("VGG16_WEIGHTS", None)
     cmd = [sys.executable, os.path.join(ROOT, "experiments", name + ".py"), "--data", "synthetic",
            "--profile", "test", "--trials", "1", "--results", results] + list(extra)
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 
