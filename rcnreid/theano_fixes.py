@@ -308,21 +308,24 @@ def _gpu_local_opt_fgraph(theano):
     return changed
 
 
+def _rebind(module, name, wrap):
+    """Replace the module-level name ``module.name`` by ``wrap(original)``, once."""
+    original = getattr(module, name)
+    if getattr(original, "_rcnreid_fixed", False):
+        return False
+    fixed = wrap(original)
+    fixed._rcnreid_fixed = True
+    setattr(module, name, fixed)
+    return True
+
+
 @_fix("gpu_applys_between_len",
       "GraphToGPU takes len() of theano.graph.basic.applys_between, now a generator, whenever an "
       "op is moved", "post_import", gpu=True)
 def _gpu_applys_between_len(theano):
     import theano.gpuarray.opt as gpu_opt
-    original = gpu_opt.applys_between
-    if getattr(original, "_rcnreid_fixed", False):
-        return False
-
-    def applys_between(*args, **kwargs):
-        return list(original(*args, **kwargs))
-
-    applys_between._rcnreid_fixed = True
-    gpu_opt.applys_between = applys_between
-    return True
+    return _rebind(gpu_opt, "applys_between",
+                   lambda original: lambda *a, **k: list(original(*a, **k)))
 
 
 @_fix("fusion_gpu_test_value",
@@ -330,19 +333,14 @@ def _gpu_applys_between_len(theano):
       "the GPU, which has no flatten: the optimisation aborts", "post_import", gpu=True)
 def _fusion_gpu_test_value(theano):
     import theano.tensor.opt as tensor_opt
-    original = tensor_opt.get_test_value
-    if getattr(original, "_rcnreid_fixed", False):
-        return False
 
-    def get_test_value(v):
-        value = original(v)
-        if type(value).__module__.startswith("pygpu"):
-            return numpy.asarray(value)
-        return value
+    def host_values(original):
+        def get_test_value(v):
+            value = original(v)
+            return numpy.asarray(value) if type(value).__module__.startswith("pygpu") else value
+        return get_test_value
 
-    get_test_value._rcnreid_fixed = True
-    tensor_opt.get_test_value = get_test_value
-    return True
+    return _rebind(tensor_opt, "get_test_value", host_values)
 
 
 @_fix("hidec_hooks_defaults",
