@@ -86,10 +86,20 @@ def _config_differences(old, new, prefix=""):
     return out
 
 
+def _stored_config(config):
+    """A checkpoint's RunConfig dict with the fields added since it was written at their
+    defaults (a new option whose default is the old behaviour does not block a resume)."""
+    try:
+        return json.loads(json.dumps(RunConfig.from_dict(config).to_dict()))
+    except UserError:               # a field that no longer exists: compare as written
+        return config
+
+
 def _check_resumable(ckpt, cfg, seed, trial, path):
     new = json.loads(json.dumps(cfg.to_dict()))
-    if ckpt.config != new:
-        diff = _config_differences(ckpt.config, new)
+    old = _stored_config(ckpt.config)
+    if old != new:
+        diff = _config_differences(old, new)
         raise UserError("%s: was written with another configuration (%s%s); resume with the "
                         "run's own settings (--config %s) or use a new --out folder"
                         % (path, "; ".join(diff[:4]), "; ..." if len(diff) > 4 else "",

@@ -160,3 +160,22 @@ def test_broken_parameters_with_a_finite_loss_stop_before_the_checkpoint(data, t
     ref = trainmod.train(data, 0, cfg, str(tmp_path / "ref"), seed=0, log=None)
     a, b = ckptlib.load_checkpoint(final).params, ckptlib.load_checkpoint(ref).params
     assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_resume_accepts_a_checkpoint_written_before_new_config_fields(tmp_path):
+    """A field added later (at its default, the old behaviour) does not block --resume; a real
+    difference still does, naming it."""
+    import pytest as _pytest
+    from rcnreid.checkpoint import Checkpoint
+    from rcnreid.configs import get_config
+    from rcnreid.errors import UserError
+    from rcnreid.train import _check_resumable
+    cfg = get_config("tiny")
+    old = cfg.to_dict()
+    del old["train"]["aug_pairing"]          # written before the option existed
+    del old["model"]["dropout_masks"]
+    ckpt = Checkpoint(params={}, config=old, attrs={"seed": 0, "trial": 0})
+    _check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))
+    old["train"]["epochs"] = cfg.train.epochs + 1
+    with _pytest.raises(UserError, match="train.epochs"):
+        _check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))
