@@ -25,10 +25,8 @@ import os
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from rcnreid import report_html as H  # noqa: E402
-from rcnreid.errors import UserError  # noqa: E402
+from rcnreid import report_html as H
+from rcnreid.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASET_NAMES = {"ilidsvid": "iLIDS-VID", "prid2011": "PRID 2011"}
