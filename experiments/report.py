@@ -20,12 +20,12 @@ Run: ``python experiments/report.py --results results`` (or ``make report``).
 import argparse
 import datetime
 import glob
-import json
 import os
 import subprocess
 import sys
 
 from rcnreid import report_html as H
+from rcnreid.atomic import read_json
 from rcnreid.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -34,14 +34,6 @@ VISRANK_UNITS = ("rcn/deep_rcn", "rcn/deep_rcn_9x9_1x1", "rcn/rcn_ind")
 
 
 # -- reading what the tables left --------------------------------------------------------------
-
-def read_json(path):
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
 
 def table_reports(results):
     """``[(table id, report dict)]`` of every ``<results>/table*.json``, in table order."""

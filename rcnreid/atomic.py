@@ -247,6 +247,15 @@ def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def read_json(path):
+    """The JSON in ``path``, or None when it is missing or unreadable (a file to recompute)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
 # ----------------------------------------------------------------------------------------------
 # may I write here?
 

@@ -186,7 +186,7 @@ def _configure():
         theano_fixes.watch_gpu_init()
 
 
-_ALREADY_IMPORTED = set(k for k in ("theano",) if k in sys.modules)
+_THEANO_IMPORTED_BEFORE = "theano" in sys.modules
 if "theano" in sys.modules:
     # Too late to set flags; say so once and carry on with whatever the user configured.
     STATE["warnings"].append("theano was imported before rcnreid.theano_env; rcnreid's defaults "
@@ -226,7 +226,7 @@ def _start_gpu():
             % device)
 
 
-if STATE.get("requested_device") is not None and "theano" not in _ALREADY_IMPORTED:
+if STATE.get("requested_device") is not None and not _THEANO_IMPORTED_BEFORE:
     _start_gpu()
 
 if theano.config.floatX != "float32":

@@ -15,13 +15,12 @@ nearest-neighbour sampling (every displayed pixel is a pixel the model read).
 Ties between similarities are ordered as the CMC counts them (pessimistic: the true match after
 the wrong sequences with the same similarity), so a picture's rank labels agree with the CMC.
 """
-import json
 import os
 import re
 
 import numpy as np
 
-from rcnreid.atomic import atomic_path, write_json
+from rcnreid.atomic import atomic_path, read_json, write_json
 from rcnreid.errors import UserError
 
 GREEN = (0, 170, 0)          # the true match
@@ -290,12 +289,7 @@ def _remove_stale(out_dir, before, now):
 
 def read_index(out_dir):
     """The ``index.json`` of a :func:`visrank` folder (None when there is none)."""
-    path = os.path.join(os.fspath(out_dir), INDEX_NAME)
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
+    return read_json(os.path.join(os.fspath(out_dir), INDEX_NAME))
 
 
 # -- folders of frames (``rcnreid rank --montage``) --------------------------------------------
