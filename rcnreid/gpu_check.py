@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -81,6 +82,9 @@ def worker(out_dir, steps=2, seed=0, load_from=None):
     from rcnreid.optim import OptimConfig
     from rcnreid.theano_env import describe
 
+    from rcnreid.theano_env import theano
+    with open(os.path.join(out_dir, "compiledir.txt"), "w") as f:   # for the parent's progress
+        f.write(theano.config.compiledir)
     cfg = tiny_model_config()
     model = SiameseRCN(cfg, seed=seed)
     xa, xb, y = _inputs(cfg, seed=seed)
@@ -104,7 +108,20 @@ def worker(out_dir, steps=2, seed=0, load_from=None):
                    "gpu_active": info.get("gpu_active", False)}, f)
 
 
-def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=1800):
+def _cache_size(out_dir):
+    """C modules in the worker's Theano cache (it names the folder in compiledir.txt), or None."""
+    try:
+        with open(os.path.join(out_dir, "compiledir.txt")) as f:
+            folder = f.read().strip()
+        return sum(1 for n in os.listdir(folder) if n.startswith("tmp"))
+    except OSError:
+        return None
+
+
+def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=3600, log=None,
+                every=30.0):
+    """Run one worker process; while it runs, say every ``every`` seconds how far the first
+    compilation has got (a cold cache compiles a couple of hundred C modules: minutes)."""
     env = dict(os.environ)
     flags = [p for p in env.get("THEANO_FLAGS", "").split(",")
              if p.strip() and not p.strip().startswith(("device=", "init_gpu_device="))]
@@ -113,8 +130,25 @@ def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=1800):
            "--seed", str(seed)]
     if load_from:
         cmd += ["--load-from", load_from]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
-    return proc
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    started = time.time()
+    while True:
+        try:
+            out, err = proc.communicate(timeout=every)
+            break
+        except subprocess.TimeoutExpired:
+            waited = time.time() - started
+            if waited > timeout:
+                proc.kill()
+                out, err = proc.communicate()
+                err = (err or "") + "\nstopped after %d s" % waited
+                break
+            if log is not None:
+                n = _cache_size(out_dir)
+                log("  ... %s: %d s%s" % (device, waited, "" if n is None else
+                                          ", %d compiled modules in Theano's cache" % n))
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _last_line(text):
@@ -167,18 +201,18 @@ def run_check(device, steps=2, seed=0, keep=None, log=print):
     os.makedirs(dev_dir, exist_ok=True)
     os.makedirs(cpu_dir, exist_ok=True)
     log("training %d steps of a tiny Deep RCN on the CPU ..." % steps)
-    proc = _run_worker("cpu", cpu_dir, steps, seed)
+    proc = _run_worker("cpu", cpu_dir, steps, seed, log=log)
     if proc.returncode != 0:
         return False, "GPU NOT OK: the CPU reference run failed: %s" % _last_line(proc.stderr)
     log("training the same steps on %s (the first compilation takes minutes) ..." % device)
-    proc = _run_worker(device, dev_dir, steps, seed, load_from=cpu_dir)
+    proc = _run_worker(device, dev_dir, steps, seed, load_from=cpu_dir, log=log)
     if proc.returncode != 0:
         return False, "GPU NOT OK: the run on %s failed: %s" % (device, _last_line(proc.stderr))
     with open(os.path.join(dev_dir, "placement.json")) as f:
         where = json.load(f)
     log("%-14s %s" % ("Theano GPU:", "active on %s" % where["device"] if where["gpu_active"]
                       else "NOT active (computed on %s)" % where["device"]))
-    proc = _run_worker("cpu", cpu_dir, steps, seed, load_from=dev_dir)
+    proc = _run_worker("cpu", cpu_dir, steps, seed, load_from=dev_dir, log=log)
     if proc.returncode != 0:
         return False, "GPU NOT OK: the device's checkpoint does not load on the CPU: %s" \
             % _last_line(proc.stderr)

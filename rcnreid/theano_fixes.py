@@ -24,6 +24,7 @@ import contextvars
 import functools
 import inspect
 import os
+import re
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -65,7 +66,22 @@ def theano_version():
         from importlib.metadata import version
         return version("Theano-PyMC")
     except Exception:
-        return None
+        pass
+    # No installed metadata (a copied or vendored package): read versioneer's _version.py
+    # as text, since importing even theano._version would import theano first.
+    try:
+        import importlib.util
+        spec = importlib.util.find_spec("theano")
+        for folder in (spec.submodule_search_locations or []) if spec else []:
+            path = os.path.join(folder, "_version.py")
+            if os.path.exists(path):
+                with open(path) as f:
+                    found = re.search(r'"version":\s*"([^"]+)"', f.read())
+                if found:
+                    return found.group(1)
+    except Exception:
+        pass
+    return None
 
 
 def disabled():

@@ -56,6 +56,22 @@ def test_other_theano_versions_get_no_fix(monkeypatch):
     assert calls == [None] and theano_fixes.STATUS["probe_fix"].startswith("disabled")
 
 
+def test_version_is_read_without_installed_metadata(monkeypatch):
+    """A copied Theano (no dist-info, as on a machine where the package was carried over) still
+    gets its fixes: the version comes from theano/_version.py, read as text."""
+    import importlib.metadata
+
+    def no_metadata(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", no_metadata)
+    monkeypatch.delitem(sys.modules, "theano")
+    try:
+        assert theano_fixes.theano_version() == theano_fixes.FIXED_VERSION
+    finally:
+        sys.modules["theano"] = theano
+
+
 class _Target:
     def method(self, x):
         return x + 1
