@@ -173,6 +173,56 @@ def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None,
     return r
 
 
+def _reset_profile(fn):
+    """Forget what ``fn``'s profile (and its scans' inner profiles) counted so far."""
+    stack = [fn]
+    while stack:
+        f = stack.pop()
+        prof = getattr(f, "profile", None)
+        if not prof:
+            continue
+        prof.fct_callcount, prof.fct_call_time = 0, 0.0
+        if hasattr(prof, "callcount"):
+            prof.callcount, prof.nbsteps, prof.call_time, prof.vm_call_time = 0, 0, 0.0, 0.0
+        prof.apply_time.clear()
+        prof.apply_callcount.clear()
+        for node in f.maker.fgraph.toposort():
+            inner = getattr(node.op, "fn", None)
+            if inner is not None and hasattr(inner, "maker"):
+                stack.append(inner)
+
+
+def profile_ops(name, steps=3, warmup=1, seed=0, form="fused", log=None, overrides=()):
+    """Where the training step of configuration ``name`` spends its time, by part
+    (:func:`rcnreid.op_profile.split`), with the sgemm rate to set each part's GFLOP/s against.
+    Compiles under Theano's ``profile`` and ``profile_memory`` (slightly slower calls; the
+    split, not the total, is the point), profiles ``steps`` calls after ``warmup``."""
+    from rcnreid import op_profile
+    from rcnreid.theano_env import theano
+    _check_args(name, form, steps, warmup, overrides)
+    log = log or (lambda msg: None)
+    from theano.compile import profiling
+    old = theano.config.profile, theano.config.profile_memory
+    theano.config.profile, theano.config.profile_memory = True, True   # read at compile and call
+    try:
+        prep = _Prepared(name, form, seed, log, overrides=overrides)
+        fn = prep.trainer.fn
+        for _ in range(warmup):
+            prep.train_step()
+        _reset_profile(fn)
+        log("profiling %d training steps ..." % steps)
+        times = _times(prep.train_step, steps, 0)
+    finally:
+        theano.config.profile, theano.config.profile_memory = old
+        del profiling._atexit_print_list[:]       # no pages of Theano's own summary at exit
+    rows = op_profile.split(fn)
+    log("timing a 1024^3 float32 matrix product (the machine's GEMM rate) ...")
+    sgemm = sgemm_gflops()
+    return {"config": name, "form": form, "steps_profiled": steps,
+            "train_step_s": statistics.median(times), "sgemm_gflops": sgemm,
+            "conv_gflop_per_step": sum(r.get("gflop", 0.0) for r in rows), "parts": rows}
+
+
 def add_gemm_bound(r, sgemm):
     """Add to the result ``r`` the GEMM rate ``sgemm`` (GFLOP/s), the GEMM-bound step time (the
     training step's FLOPs at that rate) and how far the measured step is from it."""

@@ -478,6 +478,23 @@ def _elemwise_openmp_pragma(theano):
     ])
 
 
+@_fix("profile_atexit_merge",
+      "with profile=True and more than one profiled function, the summary printed at exit "
+      "calls getattr(ps, attr.items()) (for getattr(ps, attr).items()): the 'Sum of all' "
+      "profile is lost to an AttributeError", "post_import")
+def _profile_atexit_merge(theano):
+    import atexit
+    from theano.compile import profiling
+    original = profiling._atexit_print_fn
+    if not _replace_in_source(profiling, "_atexit_print_fn", [
+            ("getattr(ps, attr.items())", "getattr(ps, attr).items()", 1)]):
+        return False
+    if profiling._atexit_registered:          # registered already: swap the registration
+        atexit.unregister(original)
+        atexit.register(profiling._atexit_print_fn)
+    return True
+
+
 #: The folder of rcnreid_cudnn_compat.h (shipped with the package, setup.py package_data).
 CUDA_HEADER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda")
 CUDNN_COMPAT_HEADER = "rcnreid_cudnn_compat.h"

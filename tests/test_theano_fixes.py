@@ -137,3 +137,18 @@ def test_scan_needs_the_python_outer_loop_on_py311(tmp_path):
     assert good.returncode == 0 and "scan ok" in good.stdout, good.stderr[-2000:]
     bad = _python(SCAN_CODE, tmp_path / "without", disable="scan_perform_ext_py311")
     assert bad.returncode != 0, bad.stdout
+
+
+def test_profile_summary_at_exit_sums_several_functions(tmp_path):
+    """README's profiling recipe (profile=True) with two functions: Theano's summary at exit
+    must end with the summed profile, not an AttributeError."""
+    code = ("from rcnreid.theano_env import "
+            "theano, T; import numpy as np; x = T.vector('x'); "
+            "f = theano.function([x], 2 * x); g = theano.function([x], x + 1); "
+            "f(np.ones(3, 'float32')); g(np.ones(3, 'float32'))")
+    for disable, works in ((None, True), ("profile_atexit_merge", False)):
+        proc = _python(code, tmp_path, flags="profile=True", disable=disable)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        summed = "Sum of all(2) printed profiles at exit" in proc.stdout + proc.stderr
+        broken = "has no attribute 'items'" in proc.stderr
+        assert (summed and not broken) == works, (disable, proc.stderr[-1500:])

@@ -26,6 +26,10 @@ def add_arguments(p):
                         "process, started A, B, A, B, ...): default (rcnreid's choice), "
                         "openmp-off (before issue 18), openmp, openmp-blas1, openmp-passive; "
                         "speed-ups over the first")
+    p.add_argument("--ops", action="store_true",
+                   help="profile the training step and print where its time goes, by part "
+                        "(convolutions by kind, each scan, elementwise, other), with each "
+                        "convolution part's GFLOP/s beside the machine's sgemm rate")
     p.add_argument("--rounds", type=int, default=3,
                    help="with --compare-settings: processes per setting (default 3)")
     p.add_argument("--steps", type=int, default=5, help="timed calls (median reported)")
@@ -46,6 +50,16 @@ def run(args):
                              seed=args.seed, form=args.form or "fused", log=log,
                              overrides=args.overrides)
         print(json.dumps(c, sort_keys=True) if args.json else format_settings(c))
+        return 0
+    if args.ops:
+        from rcnreid.bench import profile_ops
+        from rcnreid.op_profile import format_split
+        r = profile_ops(args.config, steps=args.steps, warmup=args.warmup, seed=args.seed,
+                        form=args.form or "fused", log=log, overrides=args.overrides)
+        print(json.dumps(r, sort_keys=True) if args.json else
+              "%s, %s form: %.3f s per step profiled; convolutions %.2f GFLOP per step\n%s"
+              % (r["config"], r["form"], r["train_step_s"], r["conv_gflop_per_step"],
+                 format_split(r["parts"], r["sgemm_gflops"])))
         return 0
     if args.compare:
         c = compare_forms(args.config, steps=args.steps, warmup=args.warmup, seed=args.seed,
