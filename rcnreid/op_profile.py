@@ -133,7 +133,7 @@ def split(fn):
 
 def format_split(rows, sgemm=None):
     """A Markdown table of :func:`split`'s rows (with the sgemm rate, each part's fraction of it)."""
-    head = "| part of the step | s per step | share | GFLOP | GFLOP/s |"
+    head = "| part of the step | s per step | share | GFLOP | GFLOP/s of its convolutions |"
     sep = "| --- | --- | --- | --- | --- |"
     if sgemm:
         head += " of sgemm (%.0f GFLOP/s) |" % sgemm
