@@ -495,6 +495,29 @@ def _profile_atexit_merge(theano):
     return True
 
 
+@_fix("opencl_blas_beta0_output",
+      "a dot product lifted to the GPU writes into an uninitialised buffer (GpuAllocEmpty) "
+      "with beta = 0; cuBLAS then ignores the buffer, but libgpuarray's OpenCL BLAS (clBLAS) "
+      "computes beta * y and turns leftover NaN in recycled device memory into NaN results, "
+      "now and then", "gpu_init", gpu=True)
+def _opencl_blas_beta0_output(theano):
+    # Theano ships the cure registered but switched off: the 'local_gpua_alloc_empty_to_zeros'
+    # optimisation (a zero-filled GpuAlloc for every GpuAllocEmpty, at position 49.3, after the
+    # move to the GPU). Tag it into FAST_RUN and FAST_COMPILE for OpenCL devices only; the
+    # memsets are small beside the products they protect. Applied before any graph is built.
+    devices = (theano.config.device, theano.config.init_gpu_device)
+    if not any(str(d).startswith("opencl") for d in devices):
+        return False
+    import theano.gpuarray.opt  # noqa: F401  (registers the optimisation)
+    from theano.compile import optdb
+    name = "local_gpua_alloc_empty_to_zeros"
+    entry = next(iter(optdb.__db__[name]))
+    missing = [t for t in ("fast_run", "fast_compile") if entry not in optdb.__db__[t]]
+    if missing:
+        optdb.add_tags(name, *missing)
+    return bool(missing)
+
+
 #: The folder of rcnreid_cudnn_compat.h (shipped with the package, setup.py package_data).
 CUDA_HEADER_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cuda")
 CUDNN_COMPAT_HEADER = "rcnreid_cudnn_compat.h"

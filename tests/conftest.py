@@ -14,3 +14,16 @@ if _workers > 1:
     for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         if not os.environ.get(_var, "").strip():
             os.environ[_var] = str(max(1, usable_cores() // _workers))
+
+
+#: Test files that take minutes (the durations report of `make test`), started first so that the
+#: two workers end together: `--dist loadfile` hands out files in collection order, and a long
+#: file collected late once kept one worker busy for minutes after the other had finished.
+HEAVY_FIRST = ("test_gpu_check_opencl.py", "test_train_learns.py", "test_experiments_scripts.py",
+               "test_gpu_opencl.py", "test_bench_json.py", "test_model_bptt.py",
+               "test_model_readings.py")
+
+
+def pytest_collection_modifyitems(session, config, items):
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))

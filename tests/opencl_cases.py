@@ -108,6 +108,24 @@ def case_scan_rotation():
     _scan_case(3, 6)
 
 
+def case_gemv_beta0():
+    """A matrix-vector product whose output buffer is recycled device memory holding NaN (how a
+    full test-suite run once got NaN losses from gpu-check): the product must not read it."""
+    from rcnreid.theano_env import T, theano            # first: it configures Theano
+    import pygpu
+    from theano.gpuarray.type import get_context
+    a, v = T.fmatrix("a"), T.fvector("v")
+    fn = theano.function([a, v], T.dot(a, v))
+    assert "GpuGemv" in _ops(fn), _ops(fn)
+    rng = np.random.RandomState(0)
+    av, vv = rng.rand(64, 32).astype("float32"), rng.rand(32).astype("float32")
+    want = av.dot(vv)
+    for _ in range(40):
+        junk = pygpu.gpuarray.array(np.full(64, np.nan, "float32"), context=get_context(None))
+        del junk                                   # its block goes back to the allocator
+        np.testing.assert_allclose(fn(av, vv), want, rtol=1e-5)
+
+
 CASES = {name[5:]: fn for name, fn in list(globals().items()) if name.startswith("case_")}
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def ok(proc, name):
     return proc.returncode == 0 and ("%s ok" % name) in proc.stdout and clean
 
 
-CASES = ["init", "elemwise", "join", "conv", "maxmin", "scan", "scan_rotation"]
+CASES = ["init", "elemwise", "join", "conv", "maxmin", "scan", "scan_rotation", "gemv_beta0"]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -79,6 +79,7 @@ NEEDED_BY = {
     "maximum_minimum_nan": "maxmin",
     "scan_gpudata_identity": "scan",
     "scan_buffer_rotation_overlap": "scan_rotation",
+    "opencl_blas_beta0_output": "gemv_beta0",
 }
 
 
