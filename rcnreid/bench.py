@@ -175,9 +175,9 @@ def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None,
 
 def _reset_profile(fn):
     """Forget what ``fn``'s profile (and its scans' inner profiles) counted so far."""
-    stack = [fn]
-    while stack:
-        f = stack.pop()
+    from rcnreid.gpu_check import _walk_ops
+    inner = [getattr(n.op, "fn", None) for n in _walk_ops(fn.maker.fgraph)]
+    for f in [fn] + [f for f in inner if hasattr(f, "maker")]:
         prof = getattr(f, "profile", None)
         if not prof:
             continue
@@ -186,10 +186,6 @@ def _reset_profile(fn):
             prof.callcount, prof.nbsteps, prof.call_time, prof.vm_call_time = 0, 0, 0.0, 0.0
         prof.apply_time.clear()
         prof.apply_callcount.clear()
-        for node in f.maker.fgraph.toposort():
-            inner = getattr(node.op, "fn", None)
-            if inner is not None and hasattr(inner, "maker"):
-                stack.append(inner)
 
 
 def profile_ops(name, steps=3, warmup=1, seed=0, form="fused", log=None, overrides=()):

@@ -80,9 +80,8 @@ def worker(out_dir, steps=2, seed=0, load_from=None):
     from rcnreid.configs import RunConfig
     from rcnreid.model import SiameseRCN
     from rcnreid.optim import OptimConfig
-    from rcnreid.theano_env import describe
+    from rcnreid.theano_env import describe, theano
 
-    from rcnreid.theano_env import theano
     with open(os.path.join(out_dir, "compiledir.txt"), "w") as f:   # for the parent's progress
         f.write(theano.config.compiledir)
     cfg = tiny_model_config()

@@ -51,12 +51,12 @@ def conv_flop(kind, in_shapes, out_shapes):
 
 
 def _is_elementwise(op_name):
-    return op_name.endswith("Elemwise") or op_name in ("Elemwise", "GpuElemwise") or \
-        op_name.startswith(("Composite", "GpuElemwise"))
+    return op_name.endswith("Elemwise") or op_name.startswith("Composite")
 
 
 def _nodes(profile):
-    """(op class name, node, total seconds, calls, FLOP per call or None) of a profile."""
+    """(op class name, node, total seconds, calls, conv kind or None, FLOP per call or None)
+    for every node of a profile."""
     for key, seconds in profile.apply_time.items():
         node = key[1]
         name = type(node.op).__name__
@@ -113,7 +113,7 @@ def split(fn):
         elif _is_elementwise(name):
             add("elementwise outside the scans", seconds)
         else:
-            add("other (%s)" % "reshapes, subtensors, joins, pooling, reductions, ...", seconds)
+            add("other (reshapes, subtensors, joins, pooling, reductions, ...)", seconds)
     total = sum(p["seconds"] for p in parts.values())
     rows = []
     for p in parts.values():
