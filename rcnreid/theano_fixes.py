@@ -426,15 +426,27 @@ def _scan_buffer_rotation_overlap(theano):
     ])
 
 
+def gpu_buffer_id(var):
+    """What names a pygpu array's device memory, on either backend: ``.gpudata`` (the device
+    pointer, offset included) on CUDA, where ``.base_data`` raises; ``(base_data, offset)``
+    (the cl_mem handle and the offset into it) on OpenCL, where ``.gpudata`` raises."""
+    if var.context.kind == b"opencl":
+        return (var.base_data, var.offset)
+    return var.gpudata
+
+
 @_fix("scan_gpudata_identity",
       "scan's Python loop identifies GPU buffers by .gpudata, which pygpu defines for CUDA "
       "arrays only: every scan fails on OpenCL", "post_import", gpu=True)
 def _scan_gpudata_identity(theano):
     from theano.scan.op import Scan
-    # (base_data, offset) names a buffer's memory on every pygpu backend, CUDA included.
+    scan_op = sys.modules[Scan.__module__]     # (theano.scan is also the scan function)
+    # Neither attribute works on both backends (a first version used (base_data, offset)
+    # everywhere and broke every scan on CUDA, seen on an H200): ask the array's context.
+    scan_op._rcnreid_gpu_buffer_id = gpu_buffer_id
     return _replace_in_source(Scan, "perform", [
-        ("= var.gpudata\n", "= (var.base_data, var.offset)\n", 2),
-        ("new_var.gpudata == old_data", "(new_var.base_data, new_var.offset) == old_data", 3),
+        ("= var.gpudata\n", "= _rcnreid_gpu_buffer_id(var)\n", 2),
+        ("new_var.gpudata == old_data", "_rcnreid_gpu_buffer_id(new_var) == old_data", 3),
     ])
 
 

@@ -152,3 +152,38 @@ def test_profile_summary_at_exit_sums_several_functions(tmp_path):
         summed = "Sum of all(2) printed profiles at exit" in proc.stdout + proc.stderr
         broken = "has no attribute 'items'" in proc.stderr
         assert (summed and not broken) == works, (disable, proc.stderr[-1500:])
+
+
+class _FakeCudaContext:
+    kind = b"cuda"
+
+
+class _FakeCudaArray:
+    """What pygpu gives on CUDA: .gpudata is the device pointer, .base_data raises."""
+    context = _FakeCudaContext()
+    gpudata = 0x7F00_0000_1000
+    offset = 0
+
+    @property
+    def base_data(self):
+        raise TypeError("This is for OpenCL arrays.")
+
+
+def test_scan_buffer_identity_works_on_cuda_and_opencl():
+    """scan_gpudata_identity: the repaired scan loop names a GPU buffer by .gpudata on CUDA and
+    by (base_data, offset) on OpenCL. Its first version used (base_data, offset) everywhere,
+    which raised 'This is for OpenCL arrays.' in every scan on a real CUDA machine (an H200)."""
+    from theano.scan.op import Scan
+    assert theano_fixes.gpu_buffer_id(_FakeCudaArray()) == _FakeCudaArray.gpudata
+    perform = Scan.perform
+    assert "_rcnreid_gpu_buffer_id" in perform.__code__.co_names
+    assert not {"gpudata", "base_data"} & set(perform.__code__.co_names)
+    assert perform.__globals__["_rcnreid_gpu_buffer_id"] is theano_fixes.gpu_buffer_id
+    try:
+        import pygpu
+        ctx = pygpu.init("opencl0:0")
+    except Exception:
+        return          # the OpenCL half needs pygpu and pocl (tests/test_gpu_opencl.py)
+    a = pygpu.gpuarray.asarray(np.zeros(4, "float32"), context=ctx)
+    assert theano_fixes.gpu_buffer_id(a) == (a.base_data, 0)
+    assert theano_fixes.gpu_buffer_id(a[1:]) == (a.base_data, 4)
