@@ -123,7 +123,6 @@ class _Prepared:
     def result(self, train_times, infer_times, steps, warmup):
         """The report of this form from the timed calls' seconds (medians reported)."""
         from rcnreid.summary import gflop_per_sequence
-        from rcnreid.theano_env import describe
         gflop = gflop_per_sequence(self.cfg, self.t_len)
         train_s, infer_s = statistics.median(train_times), statistics.median(infer_times)
         train_seq_s = 2 * self.pairs / train_s
@@ -150,8 +149,17 @@ class _Prepared:
             "gflop_per_sequence": gflop,
             "train_gflops": 3.0 * gflop * train_seq_s,
             "infer_gflops": gflop * infer_seq_s,
-            "device": describe(),
+            "device": _describe(),
         }
+
+
+def _describe():
+    """What Theano computes on (:func:`rcnreid.theano_env.describe`) and the CPU convolutions."""
+    from rcnreid import onednn_conv
+    from rcnreid.theano_env import describe
+    d = describe()
+    d.update(onednn_conv.describe())
+    return d
 
 
 def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None, overrides=()):
@@ -318,7 +326,7 @@ def thread_settings(cores=None):
     from rcnreid.threads import usable_cores
     n = str(cores or usable_cores())
     unset = {"openmp": None, "OMP_NUM_THREADS": None, "OPENBLAS_NUM_THREADS": None,
-             "OMP_WAIT_POLICY": None}
+             "OMP_WAIT_POLICY": None, "RCNREID_CPU_CONV": None, "OPENBLAS_CORETYPE": None}
     return {
         # whatever rcnreid.theano_env chooses when the user sets nothing
         "default": dict(unset),
@@ -331,6 +339,13 @@ def thread_settings(cores=None):
         # OpenMP and OpenBLAS on every core, idle OpenMP threads sleep at once instead of spinning
         "openmp-passive": dict(unset, openmp="True", OMP_NUM_THREADS=n, OPENBLAS_NUM_THREADS=n,
                                OMP_WAIT_POLICY="PASSIVE"),
+        # the default threads, CPU convolutions by Theano's CorrMM (before oneDNN)
+        "corrmm": dict(unset, RCNREID_CPU_CONV="corrmm"),
+        # CorrMM on OpenBLAS's SSE3 kernels: what an AVX-512 CPU that OpenBLAS does not know ran
+        # before rcnreid set OPENBLAS_CORETYPE (rcnreid.threads.openblas_coretype_default)
+        "corrmm-sse3": dict(unset, RCNREID_CPU_CONV="corrmm", OPENBLAS_CORETYPE="Prescott"),
+        # the default threads, CPU convolutions by oneDNN (an error where it is not available)
+        "onednn": dict(unset, RCNREID_CPU_CONV="onednn"),
     }
 
 

@@ -1,12 +1,16 @@
 """Small Theano building blocks shared by the encoder and the ConvGRU (all float32).
 
 Convolutions are cross-correlations (``filter_flip=False``) so that kernels read the same way in
-the numpy reference implementations of the tests.
+the numpy reference implementations of the tests. On the CPU they are computed by oneDNN when
+its library is available (:mod:`rcnreid.onednn_conv`, ``RCNREID_CPU_CONV``), else by Theano's
+CorrMM.
 """
 import numpy as np
 
 from rcnreid.theano_env import T, theano  # noqa: F401  (theano re-exported for callers)
 from theano.tensor.signal.pool import pool_2d
+
+from rcnreid import onednn_conv  # noqa: F401  (CPU convolutions through oneDNN when available)
 
 
 def conv(x, w, padding="same"):

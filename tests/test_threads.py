@@ -53,6 +53,44 @@ def test_the_users_thread_settings_win():
     assert d["blas"] in (None, 1)
 
 
+CORE_PROBE = ("import json, os, sys; {pre}from rcnreid import threads; "
+              "print(json.dumps({{'core': threads.blas_core(), 'added': threads.ADDED, "
+              "'env': os.environ.get('OPENBLAS_CORETYPE')}}))")
+
+
+def _core_probe(pre="", **env_changes):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    env.update(env_changes)
+    code = CORE_PROBE.format(pre=pre)
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_openblas_coretype_default_follows_the_cpu_flags():
+    from rcnreid.threads import AVX512, openblas_coretype_default
+    assert openblas_coretype_default(set(AVX512) | {"avx2", "fma"}) == "SkylakeX"
+    assert openblas_coretype_default({"avx2", "fma", "avx512f"}) is None
+    assert openblas_coretype_default(set()) is None
+
+
+def test_openblas_runs_its_avx512_kernels_on_an_avx512_cpu():
+    """Importing rcnreid sets OPENBLAS_CORETYPE=SkylakeX on an AVX-512 CPU (where Debian's
+    OpenBLAS 0.3.21 falls back to its SSE3 'Prescott' kernels for models it does not know, as on
+    the project's Sapphire Rapids machines); a user's choice wins."""
+    from rcnreid.threads import openblas_coretype_default
+    d = _core_probe()
+    if d["core"] is None:
+        pytest.skip("no OpenBLAS on this machine")
+    if openblas_coretype_default() is None:
+        assert d["added"] == {} and d["env"] is None
+        return
+    assert d["core"] == "SkylakeX" and d["added"] == {"OPENBLAS_CORETYPE": "SkylakeX"}
+    d = _core_probe(OPENBLAS_CORETYPE="Haswell")
+    assert d["core"] == "Haswell" and d["added"] == {} and d["env"] == "Haswell"
+
+
 @pytest.mark.parametrize("batch", [1, 3, 5])
 def test_corrmm_openmp_matches_the_serial_op(batch):
     """Forward, weight gradient (per-thread buffers summed after the loop) and input gradient of

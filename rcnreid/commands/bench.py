@@ -22,9 +22,11 @@ def add_arguments(p):
                    help="time every form (fused, fused-theano-bptt, naive) round-robin in one "
                         "process and report the speed-ups over the naive form")
     p.add_argument("--compare-settings", default=None, metavar="A,B[,...]",
-                   help="time thread settings (fixed when Theano is imported, so each is a new "
-                        "process, started A, B, A, B, ...): default (rcnreid's choice), "
-                        "openmp-off (before issue 18), openmp, openmp-blas1, openmp-passive; "
+                   help="time process settings (fixed when Theano is imported, so each is a "
+                        "new process, started A, B, A, B, ...): default (rcnreid's choice), "
+                        "openmp-off (before issue 18), openmp, openmp-blas1, openmp-passive, "
+                        "corrmm / onednn (CPU convolutions by Theano's CorrMM / by oneDNN), "
+                        "corrmm-sse3 (CorrMM on OpenBLAS's SSE3 kernels); "
                         "speed-ups over the first")
     p.add_argument("--ops", action="store_true",
                    help="profile the training step and print where its time goes, by part "

@@ -3,7 +3,8 @@ import json
 
 NAME = "info"
 HELP = ("show Python/Theano/numpy versions, the device Theano really computes on, floatX, BLAS, "
-        "threads, scan implementation, compile dir and the Theano repairs in force")
+        "threads, scan implementation, CPU convolutions (oneDNN or CorrMM), compile dir and the "
+        "Theano repairs in force")
 
 
 def add_arguments(p):
@@ -23,8 +24,10 @@ def _cuda_check(d):
 
 
 def run(args):
+    from rcnreid import onednn_conv
     from rcnreid.theano_env import describe
     d = describe()
+    d.update(onednn_conv.describe())
     d["cuda_check"] = _cuda_check(d)
     if args.json:
         print(json.dumps(d, sort_keys=True))
@@ -37,6 +40,10 @@ def run(args):
                                                if d["scan_impl"] == "python" else "")),
         ("openmp", "%s (%d OpenMP threads, %s BLAS threads)"
          % (d["openmp"], d["openmp_threads"], d["blas_threads"] or "?")),
+        ("OpenBLAS kernels", "%s%s" % (d["blas_core"] or "-", " (OPENBLAS_CORETYPE=%s set by "
+                                        "rcnreid)" % d["blas_core_added"]
+                                        if d["blas_core_added"] else "")),
+        ("CPU convolutions", "%s (%s)" % (d["cpu_conv"], d["cpu_conv_reason"])),
         ("compile dir", d["compiledir"]),
         ("device asked", d["requested_device"]),
         ("GPU active", d["gpu_active"]),
