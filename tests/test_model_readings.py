@@ -131,12 +131,16 @@ def _train_pairs(model, trainer, seed, steps=150):
     return [o["loss"] / per for o in out], float(np.mean([o["accuracy"] for o in out[-30:]]))
 
 
-def test_literal_reading_builds_runs_and_what_it_does_on_synthetic_pairs():
+def test_literal_reading_builds_runs_and_what_it_does_on_synthetic_pairs(monkeypatch):
     """The observation docs/REPRODUCTION.md ("The literal reading") and README report: on two
     opposite identities the literal test-profile network stays at chance for 150 updates, while
     the same graph with Glorot weights and no dropout separates them (so the literal graph, with
     Table 1's encoder, Eq. 4's last step, no biases and Eq. 6's sum, can learn: U[-1, 1] and
     dropout 0.7 on the hidden activations are what stop it)."""
+    # Observed with Theano's CorrMM convolutions; with oneDNN's (other float32 rounding) the
+    # literal network left chance on this seed (0.98 after 150 updates, a fresh-clone run of
+    # 1 Dec 2026): the "stays at chance" observation is seed- and rounding-dependent.
+    monkeypatch.setenv("RCNREID_CPU_CONV", "corrmm")
     lit = apply_reading(get_config("deep_rcn", "test"), "literal")
     m = SiameseRCN(lit.model, seed=0)
     tr = m.build_train(lit.train.optim)              # the hand-written BPTT, as in training
