@@ -31,11 +31,12 @@ EXP_ARGS = --data $(DATA) --profile $(PROFILE) --reading $(READING) --trials $(T
            --jobs $(JOBS) --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS) \
            $(foreach s,$(SET),--set $(s))
 
-.PHONY: help venv test test-cuda-headers demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
+.PHONY: help venv test test-rounding test-cuda-headers demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
 	@echo "make test       the test suite"
+	@echo "make test-rounding  the learned-behaviour tests under each float-rounding setting"
 	@echo "make gpu-check  DEVICE=cuda|opencl0:0: train a tiny model on the GPU and the CPU, compare (one verdict line)"
 	@echo "make test-cuda-headers  compile Theano's GPU conv ops against CUDA 12 + cuDNN 8/9 headers (no GPU; ~1.3 GB download once)"
 	@echo "make info       what Theano configuration is in force"
@@ -54,6 +55,15 @@ $(STAMP): setup.py scripts/bootstrap.sh
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile tests
+
+# The tests that assert what training learns (marked `outcome`), once under each float-rounding
+# setting another CPU would bring: oneDNN or CorrMM convolutions, 1 or 2 threads per worker, and
+# AVX2-only kernels unless this machine's environment sets OPENBLAS_CORETYPE (docs/DEVELOPING.md,
+# "Float rounding"). ROUNDING_SETTINGS=onednn-1,corrmm-2 chooses others.
+ROUNDING_SETTINGS ?=
+test-rounding: $(STAMP)
+	$(PY) -m tests.outcome_spread --pytest "-m outcome -n $(TEST_JOBS) --dist loadfile tests" \
+	    $(if $(ROUNDING_SETTINGS),--settings $(ROUNDING_SETTINGS))
 
 demo: $(STAMP)
 	$(PY) -m rcnreid demo

@@ -23,8 +23,11 @@ def test_registry_lists_every_row():
     assert len(ROWS) == 9
 
 
+@pytest.mark.outcome
 @pytest.mark.parametrize("name", sorted(ROWS))
 def test_row_end_to_end_beats_chance(synthetic, name):
+    """Float64 features and metrics: a CPU's rounding moves distances by ~1e-12; the assertion
+    is on the mean rank-1 of several trials (issue 25: not measured over other data draws)."""
     ds = synthetic
     rank1 = []
     for trial in TRIALS:

@@ -1,5 +1,6 @@
 """Unit tests of the baselines' building blocks against direct numpy computations."""
 import numpy as np
+import pytest
 
 from rcnreid.baselines import dvr, fv2d, gei, ranking, stfv3d
 from rcnreid.baselines.fep import FEPConfig, walking_cycles
@@ -30,7 +31,10 @@ def test_min_over_bags_equals_brute_force():
     assert np.allclose(got, want, atol=1e-6)
 
 
+@pytest.mark.outcome
 def test_ranksvm_learns_the_informative_dimension():
+    """Float64 throughout: a CPU's rounding moves the result by ~1e-12. Issue 25: holds for 8 of 8
+    data draws (seed offsets 0-7), so the margin is not one draw's edge."""
     rng = np.random.RandomState(1)
     n, d = 30, 6
     ids = np.arange(n)

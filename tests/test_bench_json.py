@@ -121,6 +121,21 @@ def test_child_env_sets_and_removes_thread_settings():
     assert env["THEANO_FLAGS"].endswith(",openmp=True")
 
 
+def test_child_env_keeps_a_machines_openblas_settings():
+    """A machine whose environment sets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE keeps them in every
+    child (``default`` would otherwise unset the first); a setting that would change them is
+    refused with one line (issue 25)."""
+    base = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "1048576", "PATH": "/x"}
+    s = thread_settings(cores=2)
+    for name in ("default", "corrmm", "onednn", "openmp-blas1"):
+        env = child_env(s[name], base)
+        assert (env["OPENBLAS_CORETYPE"], env["OPENBLAS_L2_SIZE"]) == ("Haswell", "1048576"), name
+    with pytest.raises(UserError, match="OPENBLAS_CORETYPE=Haswell"):
+        child_env(s["corrmm-sse3"], base)
+    assert child_env(s["corrmm-sse3"], {"PATH": "/x"})["OPENBLAS_CORETYPE"] == "Prescott"
+    assert "OPENBLAS_CORETYPE" not in child_env(s["default"], {"PATH": "/x"})
+
+
 def test_compare_settings_alternates_processes_and_pools_their_calls():
     order = []
 

@@ -71,7 +71,10 @@ def test_projection_onto_psd_cone_clips_negative_eigenvalues():
     np.testing.assert_allclose(unproj.M_, km.M_raw_, atol=1e-12)
 
 
+@pytest.mark.outcome
 def test_kissme_ranks_people_better_than_euclidean():
+    """Float64 throughout: a CPU's rounding moves the result by ~1e-12. Issue 25: holds for 8 of 8
+    data draws (seed offsets 0-7), so the margin is not one draw's edge."""
     rng = np.random.RandomState(3)
     d = 6
     cov_b = np.diag([4.0, 4.0, 0.05, 0.05, 0.05, 0.05])

@@ -138,10 +138,15 @@ def test_lfda_user_errors():
         LFDA().transform(X)
 
 
+@pytest.mark.outcome
 def test_prid_sized_training_set_with_singular_within_scatter():
     """PRID 2011 (178-person protocol): 89 training people x 2 sequences, PCA to 128 dimensions.
     S^w has rank <= 89 < 128; the default beta = 0.01 makes it positive definite without any
-    extra ridge, and the fit ranks held-out people far above chance."""
+    extra ridge, and the fit ranks held-out people far above chance.
+
+    Float64 throughout (a CPU's rounding moves distances by ~1e-12). Measured over 6 data draws
+    (issue 25): rank-1 0.35-0.60 (asserted > 0.25, chance 0.025), gain over Euclidean
+    +0.20..+0.45 (+0.275 on the asserted draw; asserted > 0.1)."""
     from rcnreid.metric import evaluate_metric
     rng = np.random.RandomState(5)
     d, n_train, n_test = 160, 89, 40
@@ -162,4 +167,4 @@ def test_prid_sized_training_set_with_singular_within_scatter():
     D = evaluate_metric(seq[tr], y[tr], seq[te][0::2], seq[te][1::2], "lfda")
     De = evaluate_metric(seq[tr], y[tr], seq[te][0::2], seq[te][1::2], "euclidean")
     rank1 = lambda M: np.mean(M.argmin(1) == np.arange(len(M)))    # noqa: E731
-    assert rank1(D) > 10.0 / n_test and rank1(D) > rank1(De) + 0.2
+    assert rank1(D) > 10.0 / n_test and rank1(D) > rank1(De) + 0.1

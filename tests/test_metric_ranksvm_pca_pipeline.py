@@ -54,7 +54,10 @@ def test_ranksvm_gradient_and_constraints():
     assert np.all(cams[c[:, 0]] != cams[c[:, 1]]) and np.all(cams[c[:, 0]] != cams[c[:, 2]])
 
 
+@pytest.mark.outcome
 def test_ranksvm_learns_to_ignore_nuisance_dimensions():
+    """Float64 throughout: a CPU's rounding moves the result by ~1e-12. Issue 25: holds for 8 of 8
+    data draws (seed offsets 0-7), so the margin is not one draw's edge."""
     rng = np.random.RandomState(2)
     X, y = _people(rng, 60)
     svm = RankSVM(C=1.0, n_negatives=10, seed=0).fit(X, y)
@@ -70,8 +73,14 @@ def test_ranksvm_learns_to_ignore_nuisance_dimensions():
     assert _rank1(D) > _rank1(eu) + 0.3
 
 
+@pytest.mark.outcome
 @pytest.mark.parametrize("method", ["euclidean", "LFDA", "kissme", "ranksvm"])
 def test_pipeline_beats_chance_and_fits_pca_on_training_people_only(method):
+    """Float64 throughout, so a CPU's rounding moves the distances by ~1e-12, far less than the
+    margins. Measured over 8 data draws (issue 25): rank-1 of LFDA 0.53-0.87, KISSME 0.53-0.87,
+    RankSVM 0.23-0.60, against Euclidean 0.17-0.33; the gain over Euclidean is +0.30..+0.70 for
+    LFDA and KISSME, asserted > 0.2, but only +0.00..+0.36 for RankSVM (+0.27 on the asserted
+    draw), asserted > 0.1: five probes of margin."""
     rng = np.random.RandomState(3)
     X, y = _people(rng, 80, d=30, informative=4, noise=0.67)
     train = y < 50
@@ -87,7 +96,7 @@ def test_pipeline_beats_chance_and_fits_pca_on_training_people_only(method):
         # beats chance, and improves on plain Euclidean distances in the same PCA space
         De = evaluate_metric(X[train], y[train], P, G, "euclidean", pca_dim=12)
         assert _rank1(D) > 5.0 / 30
-        assert _rank1(D) > _rank1(De) + 0.2
+        assert _rank1(D) > _rank1(De) + (0.1 if method == "ranksvm" else 0.2)
 
 
 def test_pipeline_uses_only_training_data_for_pca(monkeypatch):

@@ -10,6 +10,7 @@ from rcnreid.model import SiameseRCN, build_param_arrays
 from rcnreid.configs import get_config
 from rcnreid.model_config import ModelConfig
 from rcnreid.optim import OptimConfig
+from tests.learning import steps_until_learned
 from rcnreid.theano_env import T, theano
 
 TINY = get_config("tiny").model
@@ -156,15 +157,32 @@ def _pair_batch(rng, protos, B=4, T_len=3):
     return f(xa), f(xb), np.array(y, dtype="float32")
 
 
-def test_loss_falls_on_separable_pairs(tiny_trainer):
-    m, tr = tiny_trainer
-    rng = np.random.RandomState(0)
+#: Update budget: about three times the slowest escape from the starting plateau measured over
+#: seeds 0-4 and the float-rounding settings (tests/learning.py, docs/DEVELOPING.md).
+LOSS_FALLS_CAP = 200
+
+
+def measure_loss_falls(seed, cap=LOSS_FALLS_CAP):
+    """Updates of a fresh tiny network (rate 1e-2, no dropout; 4 pairs of 3 frames) on two
+    opposite noisy identities until the loss falls below 0.1 (chance: ln 2), or None."""
+    m = SiameseRCN(TINY, seed=seed)
+    tr = m.build_train(OptimConfig(learning_rate=1e-2, dropout=0.0), seed=seed)
+    rng = np.random.RandomState(seed)
     proto = rng.uniform(-1, 1, (3,) + TINY.input_hw)
     protos = [proto, -proto]          # two identities with opposite appearance, noisy frames
-    losses = [tr.step(*_pair_batch(rng, protos))["loss"] for _ in range(50)]
-    first, last = np.mean(losses[:5]), np.mean(losses[-5:])
-    assert np.isfinite(losses).all()
-    assert last < 0.5 * first and last < 0.2, (first, last)
+    steps, losses = steps_until_learned(lambda: tr.step(*_pair_batch(rng, protos))["loss"],
+                                        0.1, cap)
+    return dict(steps=steps, first=float(np.mean(losses[:5])))
+
+
+@pytest.mark.outcome
+def test_loss_falls_on_separable_pairs():
+    """Budget (issue 25): updates until the loss is below 0.1, over seeds 0-4: 18-54 under
+    onednn-1 and corrmm-1 (docs/DEVELOPING.md, "Float rounding"; the other settings in
+    docs/CHANGELOG.md); asserted within LOSS_FALLS_CAP = 200, from chance (ln 2)."""
+    r = measure_loss_falls(0)
+    assert abs(r["first"] - np.log(2)) < 0.05, r
+    assert r["steps"] is not None, r
 
 
 def test_resume_is_bit_identical_and_updates_are_deterministic(tiny_trainer):

@@ -13,6 +13,7 @@ from rcnreid.model_config import ModelConfig
 from rcnreid.optim import OptimConfig
 from rcnreid.readings import READINGS, apply_reading
 from rcnreid.theano_env import T, theano
+from tests.learning import steps_until_learned
 
 TINY = get_config("tiny").model
 
@@ -121,61 +122,104 @@ def test_literal_reading_enlarges_inputs_too_small_for_table1():
             level_shapes(smaller)
 
 
-def _train_pairs(model, trainer, seed, steps=150):
-    """``steps`` updates on pairs of two opposite noisy prototypes (6 frames); returns the loss
-    per pair of each step and the pair accuracy over the last 30 steps."""
+def _pair_stream(model, seed):
+    """An endless stream of batches of pairs of two opposite noisy prototypes (6 frames)."""
     rng = np.random.RandomState(seed)
     proto = rng.uniform(-1, 1, (3,) + model.cfg.input_hw)
+    while True:
+        yield _pair_batch(rng, [proto, -proto], T_len=6)
+
+
+def _train_pairs(model, trainer, seed, steps=150):
+    """``steps`` updates on :func:`_pair_stream`; the loss per pair of each step and the pair
+    accuracy over the last 30 steps (120 pairs)."""
     per = 4.0 if trainer.cfg.loss_reduction == "sum" else 1.0
-    out = [trainer.step(*_pair_batch(rng, [proto, -proto], T_len=6)) for _ in range(steps)]
+    stream = _pair_stream(model, seed)
+    out = [trainer.step(*next(stream)) for _ in range(steps)]
     return [o["loss"] / per for o in out], float(np.mean([o["accuracy"] for o in out[-30:]]))
 
 
-def test_literal_reading_builds_runs_and_what_it_does_on_synthetic_pairs(monkeypatch):
-    """The observation docs/REPRODUCTION.md ("The literal reading") and README report: on two
-    opposite identities the literal test-profile network stays at chance for 150 updates, while
-    the same graph with Glorot weights and no dropout separates them (so the literal graph, with
-    Table 1's encoder, Eq. 4's last step, no biases and Eq. 6's sum, can learn: U[-1, 1] and
-    dropout 0.7 on the hidden activations are what stop it)."""
-    # Observed with Theano's CorrMM convolutions; with oneDNN's (other float32 rounding) the
-    # literal network left chance on this seed (0.98 after 150 updates, a fresh-clone run of
-    # 1 Dec 2026): the "stays at chance" observation is seed- and rounding-dependent.
-    monkeypatch.setenv("RCNREID_CPU_CONV", "corrmm")
-    lit = apply_reading(get_config("deep_rcn", "test"), "literal")
-    m = SiameseRCN(lit.model, seed=0)
-    tr = m.build_train(lit.train.optim)              # the hand-written BPTT, as in training
-    p0, s0 = m.get_params(), tr.get_state()
-    assert not any(k.startswith("gru") and "_b_" in k for k in p0)
-    losses, acc_literal = _train_pairs(m, tr, seed=0)
-    assert np.isfinite(losses).all()
-    moved = [k for k, v in m.get_params().items() if not np.array_equal(v, p0[k])]
-    assert any(k.startswith("enc") for k in moved) and any(k.startswith("gru") for k in moved)
-    assert acc_literal < 0.8, acc_literal           # observed 0.53 (seed 1: 0.47)
-    # the same graph, Glorot weights, no dropout
+def _steps_to_learn(model, trainer, seed, cap, below=0.1):
+    """Updates on :func:`_pair_stream` until the mean loss per pair of 5 steps is below
+    ``below`` (chance: ln 2 = 0.69); the count, or None after ``cap`` updates."""
+    per = 4.0 if trainer.cfg.loss_reduction == "sum" else 1.0
+    stream = _pair_stream(model, seed)
+    return steps_until_learned(lambda: trainer.step(*next(stream))["loss"] / per, below, cap)[0]
+
+
+#: Update budgets of the tests below: about three times the slowest escape from the starting
+#: plateau measured over seeds 0-4 and the float-rounding settings of docs/DEVELOPING.md
+#: (``python -m tests.outcome_spread``); the spreads are in each test's docstring.
+CONTROL_CAP, UNIFORM_CAP, FRAME_DROPOUT_CAP = 750, 300, 350
+
+
+def measure_literal_reading(seed, literal_steps=150, control_cap=CONTROL_CAP):
+    """The literal test-profile network (Table 1's encoder, Eq. 4's last step, no biases,
+    Eq. 6's sum, U[-1, 1], dropout 0.7) trained ``literal_steps`` updates on two opposite
+    identities (its pair accuracy over the last 30), then the same graph from Glorot weights
+    without dropout (the control) until it separates them. Model, dropout and data seeds all
+    follow ``seed``."""
     from rcnreid.model import build_param_arrays
-    m.set_params(build_param_arrays(dataclasses.replace(lit.model, init="glorot"), 0))
+    lit = apply_reading(get_config("deep_rcn", "test"), "literal")
+    m = SiameseRCN(lit.model, seed=seed)
+    tr = m.build_train(lit.train.optim, seed=seed)   # the hand-written BPTT, as in training
+    p0, s0 = m.get_params(), tr.get_state()
+    losses, acc_literal = _train_pairs(m, tr, seed=seed, steps=literal_steps)
+    moved = [k for k, v in m.get_params().items() if not np.array_equal(v, p0[k])]
+    out = dict(gru_biases=[k for k in p0 if k.startswith("gru") and "_b_" in k],
+               literal_finite=bool(np.isfinite(losses).all()),
+               literal_acc=acc_literal if literal_steps >= 30 else None,
+               moved_enc=any(k.startswith("enc") for k in moved),
+               moved_gru=any(k.startswith("gru") for k in moved))
+    m.set_params(build_param_arrays(dataclasses.replace(lit.model, init="glorot"), seed))
     tr.set_state(s0)
     tr.cfg = dataclasses.replace(tr.cfg, dropout=0.0)   # read at every step
-    losses, acc = _train_pairs(m, tr, seed=0)
-    assert acc > 0.95 and np.mean(losses[-15:]) < 0.1, (acc, losses[-15:])
+    out["control_steps"] = _steps_to_learn(m, tr, seed, control_cap)
+    return out
 
 
+@pytest.mark.outcome
+def test_literal_reading_builds_runs_and_its_graph_can_learn():
+    """The literal graph runs and trains every part (encoder and GRUs); the same graph from Glorot
+    weights without dropout separates two identities, so Table 1's encoder, Eq. 4's last step,
+    the missing biases and Eq. 6's sum do not by themselves stop learning.
+
+    Nothing is asserted of the literal network's own accuracy: whether U[-1, 1] with dropout 0.7
+    leaves chance within 150 updates depends on the seed and on the CPU's float rounding (seed 0:
+    0.53 with CorrMM, 0.98 with oneDNN on an AVX-512 Intel machine). Its spread is measured by
+    ``python -m tests.outcome_spread literal`` and reported in docs/REPRODUCTION.md.
+
+    Budget (issue 25): the control's updates until its loss per pair is below 0.1 were
+    28-92 under onednn-1 and 28-244 under corrmm-1 (seed 4) over seeds 0-4 (docs/DEVELOPING.md,
+    "Float rounding"); asserted within CONTROL_CAP = 750. The literal network itself: pair
+    accuracy 0.42-0.54 after 150 updates over the same seeds and settings."""
+    r = measure_literal_reading(0, literal_steps=10)
+    assert r["gru_biases"] == []
+    assert r["literal_finite"] and r["moved_enc"] and r["moved_gru"], r
+    assert r["control_steps"] is not None, r
+
+
+def measure_uniform_tiny(seed, cap=UNIFORM_CAP):
+    """Updates until the tiny default-reading network from U[-1, 1] (no dropout, rate 1e-2)
+    separates two opposite identities (loss per pair below 0.1), or None."""
+    m = SiameseRCN(dataclasses.replace(TINY, init="uniform1"), seed=seed)
+    tr = m.build_train(OptimConfig(learning_rate=1e-2, dropout=0.0), seed=seed)
+    return dict(steps=_steps_to_learn(m, tr, seed, cap))
+
+
+@pytest.mark.outcome
 def test_uniform_init_trains_the_tiny_default_network():
     """U[-1, 1] alone does not stop the tiny default-reading network (3x3 kernels over 3-5
-    channels: small fans) from separating two identities."""
-    cfg = dataclasses.replace(TINY, init="uniform1")
-    m = SiameseRCN(cfg, seed=0)
-    tr = m.build_train(OptimConfig(learning_rate=1e-2, dropout=0.0))
-    losses, acc = _train_pairs(m, tr, seed=0)
-    assert acc > 0.9 and np.mean(losses[-15:]) < 0.3, (acc, losses[-15:])
+    channels: small fans) from separating two identities.
+
+    Budget (issue 25): updates until the loss per pair is below 0.1, over seeds 0-4: 37-80 under
+    onednn-1, 35-74 under corrmm-1 (docs/DEVELOPING.md, "Float rounding"); asserted within
+    UNIFORM_CAP = 300."""
+    r = measure_uniform_tiny(0)
+    assert r["steps"] is not None, r
 
 
 # ------------------------------------------------------------------ dropout readings
-
-def _trainer(how, keep=0.3, lr=1e-3):
-    m = SiameseRCN(dataclasses.replace(TINY, dropout_masks=how), seed=0)
-    return m.build_train(OptimConfig(dropout=1 - keep, learning_rate=lr), seed=3)
-
 
 def _mask(how, keep, n, t_len=1):
     cfg = dataclasses.replace(TINY, dropout_masks=how)
@@ -220,11 +264,20 @@ def test_frame_dropout_scales_each_frames_hidden_channels_before_pooling():
     np.testing.assert_allclose(h1, frames.mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
+def measure_frame_dropout(seed, cap=FRAME_DROPOUT_CAP):
+    """Updates until the tiny network with frame dropout (keep 0.7, rate 1e-2) brings the loss
+    per pair below 0.2 on two opposite identities, or None."""
+    m = SiameseRCN(dataclasses.replace(TINY, dropout_masks="frames"), seed=seed)
+    tr = m.build_train(OptimConfig(dropout=0.3, learning_rate=1e-2), seed=seed + 3)
+    return dict(steps=_steps_to_learn(m, tr, seed, cap, below=0.2))
+
+
+@pytest.mark.outcome
 def test_frame_dropout_trains():
-    # ("shared" changes only the numpy masks of the independent reading's graph)
-    tr = _trainer("frames", keep=0.7, lr=1e-2)
-    rng = np.random.RandomState(0)
-    proto = rng.uniform(-1, 1, (3,) + TINY.input_hw)
-    losses = [tr.step(*_pair_batch(rng, [proto, -proto], T_len=6))["loss"] for _ in range(60)]
-    assert np.isfinite(losses).all()
-    assert np.mean(losses[-10:]) < 0.6 * np.mean(losses[:5]), losses
+    """("shared" changes only the numpy masks of the independent reading's graph.)
+
+    Budget (issue 25): updates until the loss per pair is below 0.2, over seeds 0-4: 30-109
+    under onednn-1 and corrmm-1 (seed 4 sits on the plateau for about 90 updates;
+    docs/DEVELOPING.md, "Float rounding"); asserted within FRAME_DROPOUT_CAP = 350."""
+    r = measure_frame_dropout(0)
+    assert r["steps"] is not None, r

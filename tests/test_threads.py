@@ -58,8 +58,23 @@ CORE_PROBE = ("import json, os, sys; {pre}from rcnreid import threads; "
               "'env': os.environ.get('OPENBLAS_CORETYPE')}}))")
 
 
+#: OpenBLAS settings a machine's environment may carry because some OpenBLAS builds compute wrong
+#: results or crash without them; the tests never change them (issue 25).
+MACHINE_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def _machine_blas_vars():
+    """{variable: value} of MACHINE_BLAS_VARS set by this machine's environment (not by rcnreid's
+    own default, which importing it added to this process's environment)."""
+    from rcnreid.threads import ADDED
+    return {v: os.environ[v] for v in MACHINE_BLAS_VARS
+            if os.environ.get(v, "").strip() and os.environ[v] != ADDED.get(v)}
+
+
 def _core_probe(pre="", **env_changes):
-    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    """Import rcnreid in a child with this environment plus ``env_changes``."""
+    from rcnreid.threads import ADDED
+    env = {k: v for k, v in os.environ.items() if ADDED.get(k) != v}   # as the machine set it
     env.update(env_changes)
     code = CORE_PROBE.format(pre=pre)
     r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
@@ -75,11 +90,33 @@ def test_openblas_coretype_default_follows_the_cpu_flags():
     assert openblas_coretype_default(set()) is None
 
 
+def test_a_machines_openblas_settings_are_left_alone():
+    """Where the environment sets OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE (done on machines whose
+    OpenBLAS computes wrong results or crashes otherwise), importing rcnreid keeps both as they
+    are and adds nothing; checked with the machine's own values, or with stand-in values where
+    the machine sets none."""
+    given = _machine_blas_vars()
+    if not given:
+        given = {"OPENBLAS_CORETYPE": "Haswell"}
+    probe = ("import json, os; from rcnreid import threads; print(json.dumps({'added': "
+             "threads.ADDED, 'env': {v: os.environ.get(v) for v in %r}}))" % (MACHINE_BLAS_VARS,))
+    r = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, **given),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    d = json.loads(r.stdout.strip().splitlines()[-1])
+    assert "OPENBLAS_CORETYPE" not in d["added"] and "OPENBLAS_L2_SIZE" not in d["added"]
+    for var, value in given.items():
+        assert d["env"][var] == value, (var, d)
+
+
 def test_openblas_runs_its_avx512_kernels_on_an_avx512_cpu():
     """Importing rcnreid sets OPENBLAS_CORETYPE=SkylakeX on an AVX-512 CPU (where Debian's
     OpenBLAS 0.3.21 falls back to its SSE3 'Prescott' kernels for models it does not know, as on
-    the project's Sapphire Rapids machines); a user's choice wins."""
+    the project's Sapphire Rapids machines); a user's choice wins. Not run where the machine's
+    environment sets OpenBLAS's kernels itself: that choice is never overridden, not even here."""
     from rcnreid.threads import openblas_coretype_default
+    if _machine_blas_vars():
+        pytest.skip("this machine's environment sets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
     d = _core_probe()
     if d["core"] is None:
         pytest.skip("no OpenBLAS on this machine")

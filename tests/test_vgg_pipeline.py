@@ -14,19 +14,25 @@ from tests.test_vgg_viper import make_viper_tree
 from tests.test_vgg_weights import TINY, numpy_forward_nhwc, tf_layout_arrays, write_keras1_h5
 
 
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
+def make_files(d):
+    """A tiny random VGG 16 in Keras 1's layout, a 6-person synthetic VIPeR and an 8-person
+    synthetic iLIDS-VID file, in folder ``d``."""
     from data_prep.synth import make_synthetic_h5
     from data_prep.viper import convert_viper
-    d = tmp_path_factory.mktemp("vgg")
     layers = tf_layout_arrays(TINY, seed=7)
-    weights = str(d / "tiny_vgg16.h5")
+    weights = os.path.join(str(d), "tiny_vgg16.h5")
     write_keras1_h5(weights, layers)
-    viper = str(d / "viper.h5")
-    convert_viper(make_viper_tree(str(d / "VIPeR"), persons=6, seed=1), viper, log=None)
-    data = str(d / "synth.h5")
+    viper = os.path.join(str(d), "viper.h5")
+    convert_viper(make_viper_tree(os.path.join(str(d), "VIPeR"), persons=6, seed=1), viper,
+                  log=None)
+    data = os.path.join(str(d), "synth.h5")
     make_synthetic_h5(data, layout="ilidsvid", persons=8, seed=2)
     return {"dir": d, "layers": layers, "weights": weights, "viper": viper, "data": data}
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    return make_files(tmp_path_factory.mktemp("vgg"))
 
 
 def _ft_cfg(**kw):
@@ -39,26 +45,43 @@ def _ft_cfg(**kw):
     return FinetuneConfig(**base)
 
 
-def test_finetune_learns_identities_and_resumes_exactly(files, tmp_path):
+def measure_finetune(seed, files, out_dir):
+    """Fine-tune the tiny VGG on the 6 VIPeR identities (20 full-batch epochs, seed ``seed``):
+    the last epoch's loss over the first's, and the fc8 identity accuracy on the 12 images."""
     from rcnreid.data.reader import ReIDDataset
     from rcnreid.finetune import LOG_NAME, finetune
     from rcnreid.trainlog import read_log
     from rcnreid.vgg16 import VGG16, preprocess
     from rcnreid.weights import load_weights
-    quiet = lambda *a: None
-    cfg = _ft_cfg()
-    full = finetune(files["viper"], files["weights"], str(tmp_path / "full"), cfg, seed=0,
-                    log=quiet, vgg_cfg=TINY)
-    rows = read_log(str(tmp_path / "full" / LOG_NAME))
-    assert [r["epoch"] for r in rows] == list(range(1, 21))
-    assert rows[-1]["loss"] < 0.5 * rows[0]["loss"]          # it learns the 6 identities
+    full = finetune(files["viper"], files["weights"], out_dir, _ft_cfg(), seed=seed,
+                    log=lambda *a: None, vgg_cfg=TINY)
+    rows = read_log(os.path.join(out_dir, LOG_NAME))
     tuned = load_weights(full)
-    base = load_weights(files["weights"], TINY)
     ds = ReIDDataset(files["viper"])
     images = np.stack([ds.frames(r)[0] for r in range(ds.num_sequences)])
     net = VGG16(tuned.config, params=tuned.arrays)
     pred = net.build_features("fc8")(preprocess(images, tuned.config)).argmax(axis=1)
-    assert np.mean(pred == np.searchsorted(ds.persons, ds.person)) >= 0.75     # chance: 1/6
+    return dict(epochs=[r["epoch"] for r in rows], loss_ratio=rows[-1]["loss"] / rows[0]["loss"],
+                accuracy=float(np.mean(pred == np.searchsorted(ds.persons, ds.person))),
+                tuned=tuned)
+
+
+@pytest.mark.outcome
+def test_finetune_learns_identities_and_resumes_exactly(files, tmp_path):
+    """Thresholds (issue 25; seeds 0-4 under the rounding settings of docs/DEVELOPING.md): loss
+    ratio last/first epoch 0.31-0.48, fc8 accuracy on the 12 images 0.50-0.75 (the same to 1e-5
+    under onednn-1 and corrmm-1);
+    asserted ratio < 0.75 and accuracy >= 4/12, twice chance (1/6)."""
+    from rcnreid.finetune import finetune
+    from rcnreid.weights import load_weights
+    quiet = lambda *a: None
+    cfg = _ft_cfg()
+    r = measure_finetune(0, files, str(tmp_path / "full"))
+    tuned = r["tuned"]
+    assert r["epochs"] == list(range(1, 21))
+    assert r["loss_ratio"] < 0.75, r["loss_ratio"]         # it learns the 6 identities
+    assert r["accuracy"] >= 4 / 12 - 1e-9, r["accuracy"]   # chance: 1/6
+    base = load_weights(files["weights"], TINY)
     assert tuned.config.num_classes == 6 and tuned.meta["finetune_info"]
     np.testing.assert_array_equal(tuned.arrays["conv3_3_W"], base.arrays["conv3_3_W"])  # frozen
     assert not np.allclose(tuned.arrays["conv4_1_W"], base.arrays["conv4_1_W"])          # trained
