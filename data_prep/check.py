@@ -160,11 +160,8 @@ def check_copy(published, base, cams, pairs, sequences, person_name, log=None):
     cam_problem = False
     for k, ((cam, n_pub), num) in enumerate(zip(published.cameras, nums)):
         have = set(cams[num])
-        if len(have) == n_pub:
-            continue
-        cam_problem = True
         others = set().union(*(set(cams[o]) for o in nums if o != num))
-        if published.id_ranges:
+        if published.id_ranges:             # the published ids are known: name every departure
             lo, hi = published.id_ranges[k]
             expected = set(range(lo, hi + 1))
             missing, extra = sorted(expected - have), sorted(have - expected)
@@ -172,16 +169,26 @@ def check_copy(published, base, cams, pairs, sequences, person_name, log=None):
             missing, extra = sorted(others - have), []
         else:
             missing, extra = [], sorted(have - others)
+        if len(have) == n_pub and not (published.id_ranges and (missing or extra)):
+            continue
+        cam_problem = True
         head = "%s: %d people, the published copy has %d" % (os.path.join(base, cam), len(have),
                                                              n_pub)
-        if len(have) < n_pub:
-            named = [person_name(p) for p in missing]
-            unnamed = n_pub - len(have) - len(named)
-            if unnamed > 0 and not published.id_ranges:
-                named.append("%d absent from both cameras" % unnamed)
+        named = [person_name(p) for p in missing]
+        unnamed = n_pub - len(have) - len(named)
+        if unnamed > 0 and not published.id_ranges:
+            named.append("%d absent from both cameras" % unnamed)
+        if named:
             problems.append(Problem(head, named, "missing"))
-        else:
-            problems.append(Problem(head, [person_name(p) for p in extra], "unpublished:"))
+        if extra:
+            extra_names = [person_name(p) for p in extra]
+            if named:
+                problems.append(Problem("%s holds folders the published copy lacks"
+                                        % os.path.join(base, cam), extra_names))
+            else:
+                problems.append(Problem(head, extra_names, "unpublished:"))
+        elif not named:
+            problems.append(Problem(head))
     if len(pairs) != published.both and not cam_problem:
         head = "%s: %d people in both cameras, the published copy has %d" % (
             base, len(pairs), published.both)
