@@ -188,8 +188,7 @@ def test_prid_pair_lost_to_a_renamed_folder_is_named(tmp_path):
                                                                       "person_0006"))
     msg = refused(tmp_path, convert_prid2011, [
         "cam_b: 5 people, the published copy has 5 (missing person_0002)",
-        "cam_b holds folders the published copy lacks: person_0006"],
-                  published=PRID)
+        "cam_b holds folders the published copy lacks: person_0006"], published=PRID)
     assert msg.index("cam_b") < msg.index("--allow-incomplete")
     _, ds = converted(tmp_path, convert_prid2011, published=PRID)
     with ds:
