@@ -145,6 +145,22 @@ class CheckResult:
         return out
 
 
+def name_runs(ids, person_name):
+    """Folder names of ``ids`` with runs of consecutive ids as one item ("a to b")."""
+    out, ids = [], sorted(ids)
+    i = 0
+    while i < len(ids):
+        j = i
+        while j + 1 < len(ids) and ids[j + 1] == ids[j] + 1:
+            j += 1
+        if j - i >= 2:
+            out.append("%s to %s" % (person_name(ids[i]), person_name(ids[j])))
+        else:
+            out.extend(person_name(p) for p in ids[i:j + 1])
+        i = j + 1
+    return out
+
+
 def check_copy(published, base, cams, pairs, sequences, person_name, log=None):
     """Compare a scanned tree with ``published``.
 
@@ -174,14 +190,14 @@ def check_copy(published, base, cams, pairs, sequences, person_name, log=None):
         cam_problem = True
         head = "%s: %d people, the published copy has %d" % (os.path.join(base, cam), len(have),
                                                              n_pub)
-        named = [person_name(p) for p in missing]
+        named = name_runs(missing, person_name)
         unnamed = n_pub - len(have) - len(named)
         if unnamed > 0 and not published.id_ranges:
             named.append("%d absent from both cameras" % unnamed)
         if named:
             problems.append(Problem(head, named, "missing"))
         if extra:
-            extra_names = [person_name(p) for p in extra]
+            extra_names = name_runs(extra, person_name)
             if named:
                 problems.append(Problem("%s holds folders the published copy lacks"
                                         % os.path.join(base, cam), extra_names))
@@ -194,7 +210,7 @@ def check_copy(published, base, cams, pairs, sequences, person_name, log=None):
             base, len(pairs), published.both)
         if published.pair_ids:
             want = set(range(published.pair_ids[0], published.pair_ids[1] + 1))
-            problems.append(Problem(head, [person_name(p) for p in sorted(want - set(pairs))],
+            problems.append(Problem(head, name_runs(want - set(pairs), person_name),
                                     "missing"))
         else:
             problems.append(Problem(head))

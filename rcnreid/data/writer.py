@@ -116,7 +116,8 @@ def write_dataset(out_path, sequences, splits, name, protocol, frame_hw=STORED_H
     people = len(set(int(s.person) for s in sequences))
     return {"dataset": name, "protocol": protocol, "people": people,
             "sequences": len(sequences), "frames": total, "skipped": dict(notes),
-            "splits": "%s (%s)" % (splits.kind, splits.source), "out": os.fspath(out_path)}
+            "splits": "%s (%s)" % (splits.kind, splits.source), "out": os.fspath(out_path),
+            "copy_check": attrs.get("copy_check"), "shortfall": attrs.get("shortfall")}
 
 
 def format_summary(summary):
@@ -126,6 +127,11 @@ def format_summary(summary):
                 summary["sequences"], summary["frames"])]
     if summary.get("splits"):
         lines.append("  splits: %s" % summary["splits"])
+    if summary.get("copy_check") == "complete":
+        lines.append("  copy: matches the published description")
+    elif summary.get("copy_check"):
+        lines.append("  copy: %s, converted with --allow-incomplete (the file's shortfall "
+                     "attribute says what is missing)" % summary["copy_check"])
     skipped = summary.get("skipped") or {}
     if skipped:
         for reason in sorted(skipped):
