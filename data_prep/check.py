@@ -271,6 +271,21 @@ def settle(result, allow_incomplete, log=None):
             % result.summary(SHOW_ITEMS))
 
 
+def load_splits(result, load, people):
+    """``load()`` (the splits), naming the incomplete copy when a splits file does not fit it:
+    the published splits index the published people, so with people left out they cannot be
+    mapped."""
+    try:
+        return load()
+    except UserError as exc:
+        if result is None or result.complete:
+            raise
+        raise UserError("%s; the copy is incomplete (%d people converted, the published copy "
+                        "has %d), so splits made for the published people do not fit it: use random "
+                        "splits (iLIDS-VID: --splits-random SEED; PRID 2011: no splits file) or "
+                        "a --splits-json listing the people converted" % (exc, people, result.published.both))
+
+
 def usable_frames(result, paths):
     """``paths`` without the frames :func:`check_copy` found unreadable."""
     if result is None or not result.unreadable:

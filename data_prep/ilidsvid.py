@@ -145,7 +145,8 @@ def convert_ilidsvid(root, out, splits_mat=None, splits_json=None, seed=0, any_s
     skipped = images.new_counter()
     seqs, persons, by_name, base, checked = collect_sequences(
         root, skipped, name, published=published, allow_incomplete=allow_incomplete, log=log)
-    sp = splits_mod.load_splits(splits_mat, splits_json, persons, by_name, seed)
+    sp = check.load_splits(checked, lambda: splits_mod.load_splits(
+        splits_mat, splits_json, persons, by_name, seed), len(persons))
     extra = {"source_root": source_label or os.path.abspath(os.fspath(root)),
              "split_source": splits_mod.split_label(sp, OFFICIAL_SPLITS)}
     if sp.kind == "seed":

@@ -126,7 +126,8 @@ def convert_prid2011(root, out, protocol="200", splits_mat=None, splits_json=Non
     seqs, persons, by_name, _, checked = collect_sequences(
         root, protocol, skipped, min_frames, published=published,
         allow_incomplete=allow_incomplete, log=log)
-    sp = splits_mod.load_splits(splits_mat, splits_json, persons, by_name, seed)
+    sp = check.load_splits(checked, lambda: splits_mod.load_splits(
+        splits_mat, splits_json, persons, by_name, seed), len(persons))
     extra = {"source_root": source_label or os.path.abspath(os.fspath(root)),
              "split_source": splits_mod.split_label(sp, OFFICIAL_SPLITS_NAME),
              "min_frames": int(min_frames) if protocol == "178" else 1}

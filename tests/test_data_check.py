@@ -309,3 +309,39 @@ def test_make_data_passes_the_options(tmp_path):
                            capture_output=True, text=True, check=True).stdout
     assert "--splits" not in plain and "--require" not in plain and "--allow" not in plain
     assert "--protocol 200" in plain
+
+
+def test_official_splits_of_the_published_people_do_not_fit_an_incomplete_copy(tmp_path):
+    import scipy.io
+    base = ilids_tree(str(tmp_path))
+    folder = tmp_path / "train-test people splits"
+    folder.mkdir()
+    scipy.io.savemat(str(folder / "train_test_splits_ilidsvid.mat"),
+                     {"ls_set": np.array([[3, 1, 2, 4]] * 10, dtype=np.float64)})
+    for cam in ("cam1", "cam2"):
+        shutil.rmtree(seq_dir(base, cam, 5))
+    with pytest.raises(UserError) as err:
+        convert_ilidsvid(str(tmp_path), str(tmp_path / "i.h5"), published=ILIDS4,
+                         allow_incomplete=True, **LOG)
+    msg = str(err.value)
+    assert "\n" not in msg and "the copy is incomplete (3 people converted" in msg
+    assert "--splits-random SEED" in msg and not os.path.exists(tmp_path / "i.h5")
+    convert_ilidsvid(str(tmp_path), str(tmp_path / "i.h5"), published=ILIDS4,
+                     allow_incomplete=True, splits_random=1, **LOG)
+
+
+def test_missing_ids_are_named_in_runs():
+    name = "person_%04d".__mod__
+    assert check.name_runs([3, 5, 6, 7, 8, 10, 11], name) == [
+        "person_0003", "person_0005 to person_0008", "person_0010", "person_0011"]
+
+
+def test_the_summary_says_whether_the_copy_matched(tmp_path, capsys):
+    prid_fake(str(tmp_path))
+    rc = data_prep_main(["prid2011", "--root", str(tmp_path), "--out", str(tmp_path / "p.h5"),
+                         "--quiet", "--allow-incomplete"])
+    assert rc == 0 and "copy: incomplete, converted with --allow-incomplete" in \
+        capsys.readouterr().out
+    from data_prep.h5out import format_summary
+    s = convert_prid2011(str(tmp_path), str(tmp_path / "q.h5"), published=PRID, **LOG)
+    assert "copy: matches the published description" in format_summary(s)
