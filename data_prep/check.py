@@ -281,9 +281,10 @@ def load_splits(result, load, people):
         if result is None or result.complete:
             raise
         raise UserError("%s; the copy is incomplete (%d people converted, the published copy "
-                        "has %d), so splits made for the published people do not fit it: use random "
-                        "splits (iLIDS-VID: --splits-random SEED; PRID 2011: no splits file) or "
-                        "a --splits-json listing the people converted" % (exc, people, result.published.both))
+                        "has %d), so splits made for the published people do not fit it: use "
+                        "random splits (iLIDS-VID: --splits-random SEED; PRID 2011: no splits "
+                        "file) or a --splits-json listing the people converted"
+                        % (exc, people, result.published.both))
 
 
 def usable_frames(result, paths):
