@@ -213,7 +213,8 @@ def check_copy(published, base, cams, pairs, sequences, person_name, log=None):
             problems.append(Problem(head, name_runs(want - set(pairs), person_name),
                                     "missing"))
         else:
-            problems.append(Problem(head))
+            one = set.union(*(set(cams[n]) for n in nums)) - set(pairs)
+            problems.append(Problem(head, name_runs(one, person_name), "in one camera only:"))
     cam_folder = dict(zip(nums, (c for c, _ in published.cameras)))
 
     def where(pid, num):

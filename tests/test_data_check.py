@@ -345,3 +345,11 @@ def test_the_summary_says_whether_the_copy_matched(tmp_path, capsys):
     from data_prep.h5out import format_summary
     s = convert_prid2011(str(tmp_path), str(tmp_path / "q.h5"), published=PRID, **LOG)
     assert "copy: matches the published description" in format_summary(s)
+
+
+def test_people_in_one_camera_each_are_named_when_the_counts_agree(tmp_path):
+    base = ilids_tree(str(tmp_path))
+    os.rename(seq_dir(base, "cam2", 5), seq_dir(base, "cam2", 7))
+    refused(tmp_path, convert_ilidsvid, [
+        "%s: 3 people in both cameras, the published copy has 4 (in one camera only: person005, "
+        "person007)" % base], published=ILIDS4)
