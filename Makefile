@@ -19,6 +19,14 @@ DATADIR ?= data
 ILIDSVID_ROOT ?=
 PRID_ROOT     ?=
 PRID_PROTOCOL ?= 200
+# Splits files for make data (.mat with ls_set, or .json): iLIDS-VID's official file is also found
+# under ILIDSVID_ROOT; OFFICIAL_SPLITS=1 stops when a dataset's splits file is missing instead of
+# drawing random splits; ALLOW_INCOMPLETE=1 converts a copy that falls short of the published one
+# (docs/DATA.md).
+ILIDSVID_SPLITS ?=
+PRID_SPLITS   ?=
+OFFICIAL_SPLITS ?=
+ALLOW_INCOMPLETE ?=
 ILIDSVID_H5   ?= $(DATADIR)/ilidsvid.h5
 PRID_H5       ?= $(DATADIR)/prid2011.h5
 RESULTS ?= results
@@ -42,6 +50,7 @@ help:
 	@echo "make info       what Theano configuration is in force"
 	@echo "make bench      throughput of the ConvGRU graph (BENCH_CONFIG=cpu|paper)"
 	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
+	@echo "                PRID_PROTOCOL=200|178 ILIDSVID_SPLITS=F PRID_SPLITS=F OFFICIAL_SPLITS=1 ALLOW_INCOMPLETE=1"
 	@echo "make table2 .. table5, fig5, paper   DATA=real|synthetic PROFILE=paper|cpu|quick"
 	@echo "                READING=default|literal TRIALS=N JOBS=N SET='train.epochs=5 ...'"
 	@echo "make collect    rebuild every table and Fig. 5 from finished trials (computes nothing)"
@@ -86,10 +95,15 @@ test-cuda-headers: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m rcnreid bench --config $(BENCH_CONFIG)
 
+# --splits-json for a .json file, --splits-mat otherwise; nothing when the variable is empty.
+splits_opt = $(if $(1),$(if $(filter %.json,$(1)),--splits-json,--splits-mat) "$(1)")
+DATA_OPTS = $(if $(filter 1 yes true,$(OFFICIAL_SPLITS)),--require-official-splits) \
+            $(if $(filter 1 yes true,$(ALLOW_INCOMPLETE)),--allow-incomplete)
+
 data: $(STAMP)
 	@test -n "$(ILIDSVID_ROOT)$(PRID_ROOT)" || { echo "set ILIDSVID_ROOT=/path/to/i-LIDS-VID and/or PRID_ROOT=/path/to/prid_2011"; exit 2; }
-	@if [ -n "$(ILIDSVID_ROOT)" ]; then $(PY) -m rcnreid prepare ilidsvid --root "$(ILIDSVID_ROOT)" --out $(ILIDSVID_H5); fi
-	@if [ -n "$(PRID_ROOT)" ]; then $(PY) -m rcnreid prepare prid2011 --root "$(PRID_ROOT)" --protocol $(PRID_PROTOCOL) --out $(PRID_H5); fi
+	@if [ -n "$(ILIDSVID_ROOT)" ]; then $(PY) -m rcnreid prepare ilidsvid --root "$(ILIDSVID_ROOT)" --out $(ILIDSVID_H5) $(call splits_opt,$(ILIDSVID_SPLITS)) $(strip $(DATA_OPTS)); fi
+	@if [ -n "$(PRID_ROOT)" ]; then $(PY) -m rcnreid prepare prid2011 --root "$(PRID_ROOT)" --protocol $(PRID_PROTOCOL) --out $(PRID_H5) $(call splits_opt,$(PRID_SPLITS)) $(strip $(DATA_OPTS)); fi
 
 table2 table3 table4 table5: $(STAMP)
 	$(PY) -m experiments.$@ $(EXP_ARGS)

@@ -26,6 +26,15 @@ def add_common_arguments(parser):
                         "official splits (iLIDS-VID: used by default when found under --root)")
     parser.add_argument("--seed", type=seed_type, default=0,
                         help="seed of the 10 random 50/50 splits when no splits file is given")
+    parser.add_argument("--require-official-splits", action="store_true",
+                        help="stop unless the splits come from a file (--splits-mat/--splits-json,"
+                             " or iLIDS-VID's official file found under --root); no random "
+                             "splits (make: OFFICIAL_SPLITS=1)")
+    parser.add_argument("--allow-incomplete", action="store_true",
+                        help="convert a copy that falls short of the published description "
+                             "(people, sequences, frame counts, unreadable frames), leaving out "
+                             "what cannot be used and recording the shortfall in the file "
+                             "(default: stop with one line naming what is missing)")
     parser.add_argument("--any-size", action="store_true",
                         help="accept frames of any size (default: 64x128 or an error)")
     parser.add_argument("--convert-modes", action="store_true",

@@ -135,6 +135,16 @@ def check_against(splits, persons, what):
                             % (what, k, len(tr | te), len(persons), missing[:5], extra[:5]))
 
 
+def split_label(splits, official_name):
+    """The file attribute ``split_source``: ``official`` (the dataset's own splits file, by its
+    published name), ``mat`` (another .mat file), ``json`` or ``random`` (drawn from a seed)."""
+    if splits.kind == "official-mat":
+        same = os.path.basename(splits.source) == os.path.basename(official_name)
+        return "official" if same else "mat"
+    from rcnreid.data.writer import SPLIT_SOURCE_OF_KIND
+    return SPLIT_SOURCE_OF_KIND.get(splits.kind, splits.kind)
+
+
 def load_splits(splits_mat, splits_json, ordered_persons, name_to_person, seed):
     """The splits from the .mat file, the JSON file, or the seed (at most one file)."""
     if splits_mat and splits_json:

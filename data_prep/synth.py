@@ -28,5 +28,6 @@ def run(args):
                                 log=lambda m: print(m, file=sys.stderr, flush=True))
     cmd = "ilidsvid" if args.layout == "ilidsvid" else "prid2011"
     print("wrote a synthetic %s tree under %s; convert it with:\n  rcnreid prepare %s "
-          "--root %s --out FILE.h5" % (args.layout, root, cmd, root))
+          "--root %s --out FILE.h5 --allow-incomplete\n(a synthetic tree is smaller than the "
+          "published dataset: the file records the difference)" % (args.layout, root, cmd, root))
     return 0

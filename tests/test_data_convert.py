@@ -15,7 +15,8 @@ from data_prep.prid2011 import convert_prid2011
 from rcnreid.data.reader import ReIDDataset
 from rcnreid.errors import UserError
 
-QUIET = dict(log=lambda *a: None)
+#: No check against the published copy: these trees are tiny (tests/test_data_check.py checks).
+QUIET = dict(log=lambda *a: None, published=None)
 
 
 def colour_frame(value, size=(128, 64), mode="RGB"):
@@ -305,7 +306,7 @@ def test_cli_reports_one_line_and_exit_2(tmp_path, capsys):
 def test_cli_converts_and_summarises(tmp_path, capsys):
     prid_tree(str(tmp_path), {1: (3, 4), 2: (2, 2)}, extra_b=(9,))
     rc = data_prep_main(["prid2011", "--root", str(tmp_path), "--out", str(tmp_path / "p.h5"),
-                         "--quiet"])
+                         "--quiet", "--allow-incomplete"])
     out = capsys.readouterr().out
     assert rc == 0 and "2 people, 4 sequences, 11 frames" in out and "cam_b only" in out
 
@@ -535,7 +536,7 @@ def test_official_ilidsvid_splits_are_used_by_default_and_recorded(tmp_path):
     mat = _official_tree(tmp_path)
     out = str(tmp_path / "i.h5")
     notes = []
-    convert_ilidsvid(str(tmp_path), out, log=notes.append)
+    convert_ilidsvid(str(tmp_path), out, log=notes.append, published=None)
     with ReIDDataset(out) as ds:
         assert ds.split(0)[0].tolist() == [2, 5] and ds.split(0)[1].tolist() == [1, 4]
         assert ds.split(9)[0].tolist() == [1, 4] and ds.split(9)[1].tolist() == [2, 5]
@@ -549,7 +550,7 @@ def test_splits_random_keeps_random_splits_beside_the_official_file(tmp_path):
     _official_tree(tmp_path)
     a, b = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
     rc = data_prep_main(["ilidsvid", "--root", str(tmp_path), "--out", a, "--splits-random", "7",
-                         "--quiet"])
+                         "--quiet", "--allow-incomplete"])
     assert rc == 0
     convert_ilidsvid(str(tmp_path), b, splits_random=7, **QUIET)
     with ReIDDataset(a) as da, ReIDDataset(b) as db:

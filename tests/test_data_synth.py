@@ -12,7 +12,7 @@ from data_prep.prid2011 import convert_prid2011
 from data_prep.synth import SynthConfig, make_synthetic_h5, write_synthetic_tree
 from rcnreid.data.reader import ReIDDataset
 
-QUIET = dict(log=lambda *a: None)
+QUIET = dict(log=lambda *a: None, published=None)   # synthetic trees: no published copy
 SMALL = SynthConfig(min_len=5, max_len=9, distractors=2)
 
 

@@ -32,7 +32,7 @@ def test_make_synthetic_h5_equals_converting_the_synthetic_tree(tmp_path, monkey
                                 config=SMALL)
     conv = str(tmp_path / "conv.h5")
     label = "synthetic(layout=%s, persons=%d, seed=%d)" % (layout, 6, 3)
-    quiet = dict(seed=3, source_label=label, log=lambda *a: None)
+    quiet = dict(seed=3, source_label=label, log=lambda *a: None, published=None)
     if layout == "ilidsvid":
         convert_ilidsvid(root, conv, name="synthetic-ilidsvid", **quiet)
     else:

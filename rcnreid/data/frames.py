@@ -130,6 +130,30 @@ def load_rgb(path, size=None, expect_wh=None, convert_modes=False, notes=None):
     return arr
 
 
+def frame_problem(path):
+    """Why ``path`` is not a readable frame (one phrase naming nothing but the fault), or None.
+
+    A cheap check for the converters' look at a dataset copy before anything is written: PIL
+    reads the header (format, size, the decompression-bomb limit) and ``verify()`` walks the file
+    without decoding the pixels (for PNG: every chunk and its checksum, so a truncated or cut file
+    is caught). It is about twice as fast as decoding; a file whose compressed pixels are damaged
+    behind valid checksums still fails later, in :func:`load_rgb`, naming the file.
+    """
+    from PIL import Image
+    try:
+        if os.path.getsize(path) == 0:
+            return "empty file"
+        with Image.open(path) as im:
+            im.verify()
+    except Image.DecompressionBombError as exc:
+        return "image too large to decode safely (%s)" % str(exc).splitlines()[0]
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
+            IndexError) as exc:
+        return "not a readable image (%s)" % (str(exc).splitlines()[0] if str(exc)
+                                               else type(exc).__name__)
+    return None
+
+
 def new_counter():
     """A Counter for skip / conversion reasons (reported in the conversion summary)."""
     return collections.Counter()

@@ -13,6 +13,12 @@ temporal order inside each pass; ``short="repeat_last"`` holds the last frame in
 Bad bytes are one line naming the file: a ``sequences`` table of another layout, frames that are
 not uint8 0..255 (e.g. floats in [0, 1], which the network would see as near-constant input), and
 a damaged compressed chunk met while reading frames (convert the dataset again).
+
+Provenance for reports (:meth:`ReIDDataset.provenance`): ``protocol``; ``split_source``
+(``"<source_kind>: <source>"``, e.g. ``official-mat: /data/.../train_test_splits_ilidsvid.mat``
+or ``seed: seed=0``) and ``split_kind`` (``official``, ``mat``, ``json``, ``random``);
+``copy_check`` (``complete``, ``incomplete``, ``unchecked``) and ``shortfall`` (what an
+incomplete copy lacked, written by ``rcnreid prepare --allow-incomplete``).
 """
 import os
 
@@ -126,7 +132,28 @@ class ReIDDataset:
         self._test = np.asarray(f["splits/test"][()], dtype=np.int64)
         self.split_source = "%s: %s" % (_text(f["splits"].attrs.get("source_kind", "?")),
                                         _text(f["splits"].attrs.get("source", "?")))
+        kind = _text(f["splits"].attrs.get("source_kind", ""))
+        #: ``official`` / ``mat`` / ``json`` / ``random``: the file attribute ``split_source``
+        #: (files without it: derived from the splits' ``source_kind``).
+        from rcnreid.data.writer import SPLIT_SOURCE_OF_KIND
+        self.split_kind = (_text(attrs["split_source"]) if "split_source" in attrs
+                           else SPLIT_SOURCE_OF_KIND.get(kind, kind or "?"))
+        #: ``complete`` / ``incomplete`` (the copy against its published description, checked by
+        #: ``rcnreid prepare``), or ``unchecked`` (older files, synthetic data).
+        self.copy_check = _text(attrs.get("copy_check", "unchecked"))
+        #: What the converted copy lacked (one line; ``""`` when complete or unchecked).
+        self.shortfall = _text(attrs.get("shortfall", ""))
+        #: The published description the copy was checked against (``""`` when unchecked).
+        self.published = _text(attrs.get("published", ""))
         self._index = {(int(p), int(c)): i for i, (p, c) in enumerate(zip(self.person, self.camera))}
+
+    def provenance(self):
+        """What a report should show beside its numbers: ``{"dataset", "protocol",
+        "split_source", "split_kind", "copy_check", "shortfall"}`` (strings; ``shortfall`` is
+        ``""`` for a complete or unchecked copy)."""
+        return {"dataset": self.name, "protocol": self.protocol,
+                "split_source": self.split_source, "split_kind": self.split_kind,
+                "copy_check": self.copy_check, "shortfall": self.shortfall}
 
     def fingerprint(self):
         """``sha256:`` of the file's identity: its attributes, sequence table and splits (not the

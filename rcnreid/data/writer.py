@@ -23,6 +23,8 @@ from rcnreid.errors import UserError
 
 #: Version of the layout described in docs/DATA.md; the reader refuses other versions.
 SCHEMA_VERSION = 1
+#: The file attribute ``split_source`` for each ``splits`` kind, when the caller names none.
+SPLIT_SOURCE_OF_KIND = {"official-mat": "mat", "json": "json", "seed": "random"}
 #: Frames per HDF5 chunk of ``frames`` (a chunk of 176x66 frames is ~0.5 MB).
 CHUNK_FRAMES = 16
 
@@ -74,6 +76,10 @@ def write_dataset(out_path, sequences, splits, name, protocol, frame_hw=STORED_H
     total = int(lengths.sum())
     H, W = int(frame_hw[0]), int(frame_hw[1])
     table = sequence_table(sequences, starts)
+    # Every file says where its splits came from (docs/DATA.md): the converters pass
+    # "official" / "mat" / "json" / "random"; otherwise it follows the splits' kind.
+    attrs = dict(extra_attrs or {})
+    attrs.setdefault("split_source", SPLIT_SOURCE_OF_KIND.get(splits.kind, splits.kind))
     every = max(1, len(sequences) // 20)
     t0 = time.time()
     # One converter at a time per output (a second stops at once, naming the first); the file is
@@ -105,12 +111,13 @@ def write_dataset(out_path, sequences, splits, name, protocol, frame_hw=STORED_H
         f.attrs["frame_width"] = W
         f.attrs["resize_method"] = RESIZE_METHOD
         f.attrs["created"] = creation_time()
-        for k, v in sorted((extra_attrs or {}).items()):
+        for k, v in sorted(attrs.items()):
             f.attrs[k] = v
     people = len(set(int(s.person) for s in sequences))
     return {"dataset": name, "protocol": protocol, "people": people,
             "sequences": len(sequences), "frames": total, "skipped": dict(notes),
-            "splits": "%s (%s)" % (splits.kind, splits.source), "out": os.fspath(out_path)}
+            "splits": "%s (%s)" % (splits.kind, splits.source), "out": os.fspath(out_path),
+            "copy_check": attrs.get("copy_check"), "shortfall": attrs.get("shortfall")}
 
 
 def format_summary(summary):
@@ -120,6 +127,11 @@ def format_summary(summary):
                 summary["sequences"], summary["frames"])]
     if summary.get("splits"):
         lines.append("  splits: %s" % summary["splits"])
+    if summary.get("copy_check") == "complete":
+        lines.append("  copy: matches the published description")
+    elif summary.get("copy_check"):
+        lines.append("  copy: %s, converted with --allow-incomplete (the file's shortfall "
+                     "attribute says what is missing)" % summary["copy_check"])
     skipped = summary.get("skipped") or {}
     if skipped:
         for reason in sorted(skipped):
