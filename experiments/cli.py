@@ -7,9 +7,9 @@ import sys
 from experiments.options import DATASETS, Options
 from experiments.runner import run_table
 from experiments.table_report import paper_title
-from rcnreid.configs import PROFILES
+from rcnreid.configs.registry import PROFILES
 from rcnreid.errors import UserError
-from rcnreid.readings import READINGS
+from rcnreid.configs.readings import READINGS
 
 
 def parse_trials(text):
@@ -45,11 +45,11 @@ def build_parser(table_id, description):
     p.add_argument("--profile", choices=sorted(PROFILES),
                    default=os.environ.get("PROFILE", "paper"),
                    help="paper: Section 5 settings; cpu: paper protocol, fewer channels; quick: "
-                        "CPU-sized; test: tiny (the tests) (rcnreid.configs.PROFILES)")
+                        "CPU-sized; test: tiny (the tests) (rcnreid.configs.registry.PROFILES)")
     p.add_argument("--reading", metavar="|".join(READINGS),
                    default=os.environ.get("READING", "default"),
                    help="default: the trainable reading; literal: every setting the paper states, "
-                        "as stated (rcnreid.readings; cached and reported apart)")
+                        "as stated (rcnreid.configs.readings; cached and reported apart)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    dest="overrides",
                    help="change one field of every trained network's configuration, as for "
@@ -93,7 +93,7 @@ def options_from_args(args):
                         % (args.reading, ", ".join(READINGS)))
     overrides = tuple(args.overrides)
     if overrides:                           # a bad --set is one line now, not a row failure
-        from rcnreid.configs import get_config
+        from rcnreid.configs.registry import get_config
         get_config("deep_rcn", args.profile, overrides=overrides)
     return Options(data=args.data, profile=args.profile, trials=trials, jobs=args.jobs,
                    datasets=tuple(args.dataset) or DATASETS, rows=tuple(args.row),

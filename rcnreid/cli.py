@@ -64,7 +64,7 @@ def build_parser():
 def main(argv=None):
     try:
         # Building the parser imports the command modules, some of which import Theano through
-        # rcnreid.theano_env: a GPU requested without pygpu is reported here, as one line.
+        # rcnreid.backend.theano_env: a GPU requested without pygpu is reported here, as one line.
         parser = build_parser()
         args = parser.parse_args(argv)
         return int(args._run(args) or 0)

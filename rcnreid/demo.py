@@ -23,10 +23,10 @@ def cmc_table(res, ranks=(1, 5, 10, 20)):
 def run_demo(out_dir, seed=0, log=print, persons=DEMO_PERSONS, config="quick"):
     """Run the whole pipeline into ``out_dir``; returns the evaluation result dict."""
     from rcnreid.data.synthetic import make_synthetic_h5
-    from rcnreid.configs import get_config
-    from rcnreid.evaluate import evaluate
-    from rcnreid.plots import plot_cmc
-    from rcnreid.train import train
+    from rcnreid.configs.registry import get_config
+    from rcnreid.evaluation.evaluate import evaluate
+    from rcnreid.viz.cmc_plot import plot_cmc
+    from rcnreid.engine.train import train
 
     out_dir = os.path.abspath(os.fspath(out_dir))
     os.makedirs(out_dir, exist_ok=True)

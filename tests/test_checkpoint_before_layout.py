@@ -21,7 +21,7 @@ def _json(d):
 
 
 def test_old_checkpoint_loads_with_its_contents_unchanged():
-    from rcnreid import checkpoint as ckptlib
+    from rcnreid.engine import checkpoint as ckptlib
     ckpt = ckptlib.load_checkpoint(CKPT)
     assert ckptlib.checksum(ckpt) == CHECKSUM
     assert ckpt.finished and ckpt.epoch == 3
@@ -30,8 +30,8 @@ def test_old_checkpoint_loads_with_its_contents_unchanged():
 
 
 def test_old_checkpoint_config_reads_as_todays_run_config():
-    from rcnreid import checkpoint as ckptlib
-    from rcnreid.configs import RunConfig
+    from rcnreid.engine import checkpoint as ckptlib
+    from rcnreid.configs.registry import RunConfig
     ckpt = ckptlib.load_checkpoint(CKPT)
     cfg = ckpt.run_config()
     assert isinstance(cfg, RunConfig)
@@ -42,7 +42,7 @@ def test_old_checkpoint_config_reads_as_todays_run_config():
 
 
 def test_old_checkpoint_builds_the_model_with_its_parameters():
-    from rcnreid import checkpoint as ckptlib
+    from rcnreid.engine import checkpoint as ckptlib
     ckpt = ckptlib.load_checkpoint(CKPT)
     model = ckptlib.load_model(CKPT, ckpt)
     got = model.get_params()

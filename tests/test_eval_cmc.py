@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rcnreid.cmc import aggregate_trials, cmc_curve, evaluate_scores, mean_average_precision
+from rcnreid.evaluation.cmc import aggregate_trials, cmc_curve, evaluate_scores, mean_average_precision
 from rcnreid.errors import UserError
 
 
@@ -43,7 +43,7 @@ def test_ties_are_pessimistic_by_default_and_optimistic_on_request():
 
 
 def test_saturated_sigmoids_are_ranked_by_their_logits():
-    from rcnreid.similarity import similarity_matrix
+    from rcnreid.nn.similarity import similarity_matrix
     # Eq. 5 with v = 1, c = 0: the probe's true match has logit 60, a wrong entry logit 40, both
     # above float64's saturation (~36.7), so both similarities are exactly 1.0
     ha = np.array([[1.0]])
@@ -116,9 +116,9 @@ def test_aggregation_over_two_trials_gives_mean_and_std():
 
 
 def test_augmentation_pairings_average_the_documented_pairs():
-    from rcnreid.configs import TrainConfig
-    from rcnreid.evaluate import similarity_matrix
-    from rcnreid.similarity import similarity_matrix as eq5
+    from rcnreid.configs.registry import TrainConfig
+    from rcnreid.evaluation.evaluate import similarity_matrix
+    from rcnreid.nn.similarity import similarity_matrix as eq5
 
     class Stub:                                   # Eq. 5 with a fixed v, c
         v, c = np.array([0.5, -1.0, 2.0]), 0.1

@@ -1,4 +1,4 @@
-"""Threads (issue 18): rcnreid.theano_env sets OpenMP and OpenBLAS thread counts before Theano loads
+"""Threads (issue 18): rcnreid.backend.theano_env sets OpenMP and OpenBLAS thread counts before Theano loads
 them, only where the user set nothing, and turns Theano's OpenMP on; the OpenMP paths compute the
 same numbers as the serial ones (CorrMM's image loop and its per-thread weight-gradient buffers,
 Elemwise's split loop) -- no timing is asserted."""
@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from rcnreid.theano_env import theano, T
-from rcnreid.threads import usable_cores
+from rcnreid.backend.theano_env import theano, T
+from rcnreid.backend.threads import usable_cores
 
-PROBE = ("import json, os; import rcnreid.theano_env as e; from rcnreid import threads; "
+PROBE = ("import json, os; import rcnreid.backend.theano_env as e; from rcnreid.backend import threads; "
          "print(json.dumps({'openmp': bool(e.theano.config.openmp), "
          "'omp_env': os.environ.get('OMP_NUM_THREADS'), "
          "'blas_env': os.environ.get('OPENBLAS_NUM_THREADS'), "
@@ -53,7 +53,7 @@ def test_the_users_thread_settings_win():
     assert d["blas"] in (None, 1)
 
 
-CORE_PROBE = ("import json, os, sys; {pre}from rcnreid import threads; "
+CORE_PROBE = ("import json, os, sys; {pre}from rcnreid.backend import threads; "
               "print(json.dumps({{'core': threads.blas_core(), 'added': threads.ADDED, "
               "'env': os.environ.get('OPENBLAS_CORETYPE')}}))")
 
@@ -69,7 +69,7 @@ def _core_probe(pre="", **env_changes):
 
 
 def test_openblas_coretype_default_follows_the_cpu_flags():
-    from rcnreid.threads import AVX512, openblas_coretype_default
+    from rcnreid.backend.threads import AVX512, openblas_coretype_default
     assert openblas_coretype_default(set(AVX512) | {"avx2", "fma"}) == "SkylakeX"
     assert openblas_coretype_default({"avx2", "fma", "avx512f"}) is None
     assert openblas_coretype_default(set()) is None
@@ -79,7 +79,7 @@ def test_openblas_runs_its_avx512_kernels_on_an_avx512_cpu():
     """Importing rcnreid sets OPENBLAS_CORETYPE=SkylakeX on an AVX-512 CPU (where Debian's
     OpenBLAS 0.3.21 falls back to its SSE3 'Prescott' kernels for models it does not know, as on
     the project's Sapphire Rapids machines); a user's choice wins."""
-    from rcnreid.threads import openblas_coretype_default
+    from rcnreid.backend.threads import openblas_coretype_default
     d = _core_probe()
     if d["core"] is None:
         pytest.skip("no OpenBLAS on this machine")

@@ -3,7 +3,7 @@ set ranks its test people clearly better than chance (rank-1, rank-5 and mAP).""
 import numpy as np
 import pytest
 
-from rcnreid.configs import get_config
+from rcnreid.configs.registry import get_config
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,7 @@ def data(tmp_path_factory):
 
 
 def test_quick_config_beats_chance_on_unseen_people(data, tmp_path):
-    from rcnreid.train import run_trial
+    from rcnreid.engine.train import run_trial
     cfg = get_config("quick")
     logs = []
     res = run_trial(data, 0, "quick", "quick", str(tmp_path / "run"), seed=0, log=logs.append)
@@ -30,7 +30,7 @@ def test_quick_config_beats_chance_on_unseen_people(data, tmp_path):
     # training reduced the loss, and one progress line per epoch was printed
     epoch_lines = [m for m in logs if m.startswith("epoch ")]
     assert len(epoch_lines) == cfg.train.epochs
-    from rcnreid.trainlog import read_log
+    from rcnreid.engine.trainlog import read_log
     rows = read_log(str(tmp_path / "run" / "train_log.jsonl"))
     first = np.mean([r["loss"] for r in rows[:5]])
     last = np.mean([r["loss"] for r in rows[-5:]])

@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from rcnreid import checkpoint as ckptlib
-from rcnreid.configs import RunConfig, get_config
+from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.configs.registry import RunConfig, get_config
 from rcnreid.errors import UserError
-from rcnreid.trainlog import read_log
+from rcnreid.engine.trainlog import read_log
 
 pytest.importorskip("h5py")
 
@@ -27,7 +27,7 @@ def _params(path):
 
 
 def test_seeded_runs_repeat_and_resume_equals_uninterrupted(data, tmp_path):
-    from rcnreid.train import train
+    from rcnreid.engine.train import train
     cfg = get_config("tiny")
     assert cfg.train.epochs == 3
     full = train(data, 0, cfg, str(tmp_path / "full"), seed=4, log=None)
@@ -65,8 +65,8 @@ def test_seeded_runs_repeat_and_resume_equals_uninterrupted(data, tmp_path):
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(data, tmp_path):
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.inputs import ImageInputs
-    from rcnreid.train import TrainingDiverged, train
+    from rcnreid.data.inputs import ImageInputs
+    from rcnreid.engine.train import TrainingDiverged, train
     cfg = get_config("tiny")
 
     class PoisonAfter(ImageInputs):
@@ -119,7 +119,7 @@ def test_broken_parameters_with_a_finite_loss_stop_before_the_checkpoint(data, t
                                                                          monkeypatch):
     """The last update of an epoch can make a parameter NaN while its loss was finite: the run
     stops without overwriting the last good checkpoint."""
-    import rcnreid.train as trainmod
+    import rcnreid.engine.train as trainmod
     cfg = get_config("tiny")
     real = trainmod.compiled_model
     steps = []
@@ -166,10 +166,10 @@ def test_resume_accepts_a_checkpoint_written_before_new_config_fields(tmp_path):
     """A field added later (at its default, the old behaviour) does not block --resume; a real
     difference still does, naming it."""
     import pytest as _pytest
-    from rcnreid.checkpoint import Checkpoint
-    from rcnreid.configs import get_config
+    from rcnreid.engine.checkpoint import Checkpoint
+    from rcnreid.configs.registry import get_config
     from rcnreid.errors import UserError
-    from rcnreid.train import _check_resumable
+    from rcnreid.engine.train import _check_resumable
     cfg = get_config("tiny")
     old = cfg.to_dict()
     del old["train"]["aug_pairing"]          # written before the option existed

@@ -1,12 +1,12 @@
-"""``rcnreid finetune-vgg``: fine-tune VGG-16 on VIPeR (Section 5.3; rcnreid.finetune)."""
+"""``rcnreid finetune-vgg``: fine-tune VGG-16 on VIPeR (Section 5.3; rcnreid.vgg.finetune)."""
 NAME = "finetune-vgg"
 HELP = ("fine-tune ImageNet VGG-16 weights on VIPeR identities (checkpoint every epoch, "
         "--resume); writes OUT/vgg16-finetuned.npz")
 
 
 def add_arguments(p):
-    from rcnreid.finetune import FINETUNE_PROFILES
-    from rcnreid.vgg16 import FC6_MODES
+    from rcnreid.vgg.finetune import FINETUNE_PROFILES
+    from rcnreid.vgg.vgg16 import FC6_MODES
     p.add_argument("--viper", required=True, help="VIPeR HDF5 file (rcnreid prepare viper)")
     p.add_argument("--weights", required=True,
                    help="VGG-16 weights: Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 or "
@@ -30,7 +30,7 @@ def add_arguments(p):
 
 def run(args):
     import dataclasses
-    from rcnreid.finetune import finetune, get_finetune_config
+    from rcnreid.vgg.finetune import finetune, get_finetune_config
     cfg = get_finetune_config(args.profile)
     changes = {k: v for k, v in (("epochs", args.epochs), ("people", args.people))
                if v is not None}

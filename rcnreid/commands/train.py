@@ -4,7 +4,7 @@ HELP = "train a model on the training people of trial K (checkpoint every epoch,
 
 
 def add_arguments(p):
-    from rcnreid.configs import PROFILES
+    from rcnreid.configs.registry import PROFILES
     p.add_argument("--data", required=True, help="dataset HDF5 file (rcnreid prepare)")
     p.add_argument("--trial", type=int, default=0, help="train/test split 0..9 (default 0)")
     p.add_argument("--config", default="quick",
@@ -31,8 +31,8 @@ def add_arguments(p):
 
 
 def run(args):
-    from rcnreid.configs import load_config
-    from rcnreid.train import train
+    from rcnreid.configs.registry import load_config
+    from rcnreid.engine.train import train
     cfg = load_config(args.config, args.profile, reading=args.reading,
                       overrides=args.overrides)
     if args.epochs is not None:
