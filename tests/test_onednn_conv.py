@@ -218,3 +218,18 @@ def test_tiny_model_trains_alike_with_onednn_and_corrmm(tmp_path):
     assert sorted(a.files) == sorted(b.files)
     for key in a.files:
         assert np.allclose(a[key], b[key], rtol=1e-4, atol=1e-5), key
+
+
+def test_the_backend_start_up_registers_the_rewrite_and_nothing_else_does():
+    """Issue 26: the rewrite is put into Theano by the backend's start-up
+    (rcnreid.backend.theano_env); importing onednn_conv or the layers on their own changes no
+    Theano state beyond what theano_env does."""
+    probe = ("import sys; import {mod}; from theano.tensor.nnet import opt; "
+             "print('local_conv_onednn' in opt.conv_groupopt.__db__)")
+    seen = {}
+    for mod in ("rcnreid.backend.onednn_conv", "rcnreid.backend.theano_env"):
+        out = subprocess.run([sys.executable, "-c", probe.format(mod=mod)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        seen[mod] = out.stdout.strip().splitlines()[-1]
+    assert seen == {"rcnreid.backend.onednn_conv": "False", "rcnreid.backend.theano_env": "True"}

@@ -31,7 +31,7 @@ import tempfile
 import numpy as np
 
 from rcnreid.errors import UserError
-from rcnreid.backend.theano_env import T, theano
+from rcnreid.backend.theano_config import T, theano
 from theano.graph.basic import Apply
 from theano.graph.op import Op
 
@@ -354,8 +354,7 @@ def _make_rewrite():
 
 def register():
     """Put :func:`local_conv_onednn` into Theano's convolution rewrites, ahead of CorrMM's (once;
-    done when this module is imported, which :mod:`rcnreid.nn.layers`, the home of every
-    convolution rcnreid builds, does)."""
+    called by the backend's start-up, :mod:`rcnreid.backend.theano_env`)."""
     from theano.tensor.nnet import opt as nnet_opt
     if "local_conv_onednn" in nnet_opt.conv_groupopt.__db__:
         return
@@ -363,6 +362,3 @@ def register():
     # as tags, so they sit at 0, 1, 2, ... in the order registered): -1 tries ours first.
     nnet_opt.conv_groupopt.register("local_conv_onednn", _make_rewrite(), "fast_compile",
                                     "fast_run", "conv_onednn", position=-1)
-
-
-register()

@@ -2,15 +2,13 @@
 
 Convolutions are cross-correlations (``filter_flip=False``) so that kernels read the same way in
 the numpy reference implementations of the tests. On the CPU they are computed by oneDNN when
-its library is available (:mod:`rcnreid.backend.onednn_conv`, ``RCNREID_CPU_CONV``), else by Theano's
-CorrMM.
+its library is available (:mod:`rcnreid.backend.onednn_conv`, ``RCNREID_CPU_CONV``; registered by
+the backend's start-up, :mod:`rcnreid.backend.theano_env`), else by Theano's CorrMM.
 """
 import numpy as np
 
 from rcnreid.backend.theano_env import T, theano  # noqa: F401  (theano re-exported for callers)
 from theano.tensor.signal.pool import pool_2d
-
-from rcnreid.backend import onednn_conv  # noqa: F401  (CPU convolutions through oneDNN when available)
 
 
 def conv(x, w, padding="same"):
