@@ -33,16 +33,16 @@ import numpy as np
 
 from experiments.cache import unit_lock
 from experiments.options import RowNotRun
+from experiments.trials import run_trial, run_vgg_trial
 from rcnreid.baselines.registry import REGISTRY as BASELINES
 from rcnreid.engine.checkpoint import final_checkpoint, load_model
 from rcnreid.evaluation.cmc import cmc_curve
 from rcnreid.configs.registry import get_config
 from rcnreid.data.reader import ReIDDataset
 from rcnreid.evaluation.extract import extract_features
-from rcnreid.vgg.finetune import fc7_features, finetuned_weights, run_vgg_trial
+from rcnreid.vgg.finetune import fc7_features, finetuned_weights
 from rcnreid.nn.fisher import FisherVectorEncoder
 from rcnreid.metric.pipeline import evaluate_metric
-from rcnreid.engine.train import run_trial
 
 #: Registry rows trained and evaluated by ``rcn/<row>`` units.
 RCN_ROWS = ("deep_rcn", "deep_rcn_9x9_1x1", "rcn_ind", "pool_average", "pool_max")

@@ -27,6 +27,7 @@ def run_demo(out_dir, seed=0, log=print, persons=DEMO_PERSONS, config="quick"):
     from rcnreid.evaluation.evaluate import evaluate
     from rcnreid.viz.cmc_plot import plot_cmc
     from rcnreid.engine.train import train
+    from rcnreid.viz.training_plot import plot_finished_run
 
     out_dir = os.path.abspath(os.fspath(out_dir))
     os.makedirs(out_dir, exist_ok=True)
@@ -40,6 +41,7 @@ def run_demo(out_dir, seed=0, log=print, persons=DEMO_PERSONS, config="quick"):
     run_dir = os.path.join(out_dir, "run-trial0")
     log("[2/4] training %s for %d epochs into %s" % (cfg.name, cfg.train.epochs, run_dir))
     ckpt = train(data, 0, cfg, run_dir, resume=True, seed=seed, log=log)
+    plot_finished_run(run_dir, log)
     log("[3/4] evaluating on the test people of trial 0")
     res_path = os.path.join(out_dir, "cmc-trial0.json")
     res = evaluate(data, ckpt, 0, out_path=res_path, log=log)

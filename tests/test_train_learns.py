@@ -15,7 +15,7 @@ def data(tmp_path_factory):
 
 
 def test_quick_config_beats_chance_on_unseen_people(data, tmp_path):
-    from rcnreid.engine.train import run_trial
+    from experiments.trials import run_trial
     cfg = get_config("quick")
     logs = []
     res = run_trial(data, 0, "quick", "quick", str(tmp_path / "run"), seed=0, log=logs.append)

@@ -61,6 +61,7 @@ def test_seeded_runs_repeat_and_resume_equals_uninterrupted(data, tmp_path):
         assert RunConfig.from_dict(json.load(f)) == cfg
     # a finished run resumes to itself at once
     assert train(data, 0, cfg, str(tmp_path / "full"), seed=4, resume=True, log=None) == full
+    assert not (tmp_path / "full" / "training.png").exists()    # training draws nothing
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(data, tmp_path):
@@ -109,6 +110,7 @@ def test_train_command_stops_resumes_and_reports_user_errors(data, tmp_path, cap
     assert "resuming" in text and "epoch 3/3" in text and "epoch 1/3" not in text
     ck = ckptlib.load_checkpoint(os.path.join(out, ckptlib.FINAL_NAME))
     assert ck.finished and ck.epoch == 3 and ck.attrs["seed"] == 1
+    assert os.path.isfile(os.path.join(out, "training.png"))   # the command draws the curves
     assert main(["train", "--data", data, "--config", "nonexistent", "--out", out]) == 2
     assert "unknown configuration" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "no.h5"), "--config", "tiny",
@@ -169,13 +171,13 @@ def test_resume_accepts_a_checkpoint_written_before_new_config_fields(tmp_path):
     from rcnreid.engine.checkpoint import Checkpoint
     from rcnreid.configs.registry import get_config
     from rcnreid.errors import UserError
-    from rcnreid.engine.train import _check_resumable
+    from rcnreid.engine.train import check_resumable
     cfg = get_config("tiny")
     old = cfg.to_dict()
     del old["train"]["aug_pairing"]          # written before the option existed
     del old["model"]["dropout_masks"]
     ckpt = Checkpoint(params={}, config=old, attrs={"seed": 0, "trial": 0})
-    _check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))
+    check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))
     old["train"]["epochs"] = cfg.train.epochs + 1
     with _pytest.raises(UserError, match="train.epochs"):
-        _check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))
+        check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))

@@ -174,7 +174,8 @@ def test_fcgru_trains_and_evaluates_on_fc7_features(files, tmp_path):
 def test_run_vgg_trial_and_commands(files, tmp_path, monkeypatch):
     """Table 2's entry point: ImageNet weights -> fine-tune on VIPeR -> fc7 -> FC-GRU -> CMC."""
     from rcnreid.cli import main
-    from rcnreid.vgg.finetune import FINETUNE_PROFILES, run_vgg_trial
+    from experiments.trials import run_vgg_trial
+    from rcnreid.vgg.finetune import FINETUNE_PROFILES
     from rcnreid.vgg.weights import save_npz, load_weights
     # a weights file carrying its own (small) configuration, as a converted file would
     w = str(tmp_path / "tiny.npz")

@@ -181,7 +181,7 @@ def test_rank_montage_draws_the_folder_ranking(trained, tmp_path, capsys):
     assert sorted(os.listdir(str(tmp_path / "many"))) == ["g0.png", "g1.png", "g2.png"]
 
 
-def test_trainer_draws_its_training_curves(trained):
+def test_a_finished_trial_has_its_training_curves(trained):
     from rcnreid.engine.trainlog import read_log
     run = Path(trained[2])
     assert (run / "training.png").is_file() and (run / "training.pdf").is_file()

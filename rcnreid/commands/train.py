@@ -1,4 +1,6 @@
 """``rcnreid train``: train the Siamese RCN on the training people of one trial (Section 5.2)."""
+import os
+
 NAME = "train"
 HELP = "train a model on the training people of trial K (checkpoint every epoch, --resume)"
 
@@ -32,11 +34,15 @@ def add_arguments(p):
 
 def run(args):
     from rcnreid.configs.registry import load_config
+    from rcnreid.engine.checkpoint import FINAL_NAME
     from rcnreid.engine.train import train
+    from rcnreid.viz.training_plot import plot_finished_run
     cfg = load_config(args.config, args.profile, reading=args.reading,
                       overrides=args.overrides)
     if args.epochs is not None:
         cfg = cfg.replace_train(epochs=args.epochs)
-    train(args.data, args.trial, cfg, args.out, resume=args.resume, seed=args.seed,
-          max_epochs=args.stop_after, wait=args.wait)
+    path = train(args.data, args.trial, cfg, args.out, resume=args.resume, seed=args.seed,
+                 max_epochs=args.stop_after, wait=args.wait)
+    if os.path.basename(path) == FINAL_NAME:           # finished: its training curves
+        plot_finished_run(args.out)
     return 0

@@ -14,7 +14,9 @@ resumed run ends with exactly the parameters of an uninterrupted one.
 
 Run folder (``out_dir``): ``config.json`` (the resolved RunConfig), ``run.json`` (data, trial,
 seed), ``train_log.jsonl`` (one row per epoch), ``checkpoint-last.h5`` and, at the end,
-``checkpoint-final.h5``.
+``checkpoint-final.h5``. Training draws nothing: the training curves of a finished run are drawn
+by its caller (:func:`rcnreid.viz.training_plot.plot_finished_run`: ``rcnreid train``, the demo,
+the trials of ``experiments/``).
 """
 import json
 import os
@@ -95,7 +97,7 @@ def _stored_config(config):
         return config
 
 
-def _check_resumable(ckpt, cfg, seed, trial, path):
+def check_resumable(ckpt, cfg, seed, trial, path):
     new = json.loads(json.dumps(cfg.to_dict()))
     old = _stored_config(ckpt.config)
     if old != new:
@@ -150,7 +152,7 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
                         "choose another --out folder" % (out_dir, os.path.basename(existing)))
     if existing:
         ckpt = ckptlib.load_checkpoint(existing)
-        _check_resumable(ckpt, cfg, seed, trial, existing)
+        check_resumable(ckpt, cfg, seed, trial, existing)
         if ckpt.finished:
             if existing != final_path:     # stopped between the last save and the rename
                 os.replace(existing, final_path)
@@ -220,43 +222,4 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
         ckptlib.save_checkpoint(last_path, snapshot(epochs, True))
     os.replace(last_path, final_path)
     log("finished: %s" % final_path)
-    from rcnreid.viz.training_plot import plot_finished_run
-    plot_finished_run(out_dir, log)
     return final_path
-
-
-def run_trial(data_path, trial, config_name, profile="paper", out_dir=".", seed=0, log=print,
-              reading="default", overrides=()):
-    """Train (or resume, or reuse a finished run in ``out_dir``) and evaluate one trial of the
-    registry configuration ``config_name`` at ``profile``, under ``reading`` and ``overrides``
-    (:func:`rcnreid.configs.registry.get_config`).
-
-    Returns the evaluation dict (:func:`rcnreid.evaluation.evaluate.evaluate`: ``cmc`` fractions at ranks
-    1..20, ``map``, ...) plus ``checkpoint``. The result is also written to
-    ``out_dir/eval-trial<K>.json`` and reused when it belongs to the same checkpoint.
-    """
-    from rcnreid.evaluation.evaluate import evaluate
-    log = log or (lambda *a: None)
-    cfg = get_config(config_name, profile, reading=reading, overrides=overrides)
-    out_dir = os.fspath(out_dir)
-    final = os.path.join(out_dir, ckptlib.FINAL_NAME)
-    if not os.path.isfile(final):
-        train(data_path, trial, cfg, out_dir, resume=True, seed=seed, log=log)
-    else:
-        ck = ckptlib.load_checkpoint(final)
-        _check_resumable(ck, cfg, seed, trial, final)
-        log("%s: reusing the finished model" % final)
-    res_path = os.path.join(out_dir, "eval-trial%d.json" % int(trial))
-    if os.path.isfile(res_path):
-        with open(res_path, encoding="utf-8") as f:
-            try:
-                res = json.load(f)
-            except ValueError:
-                res = {}
-        if res.get("checkpoint_mtime") == os.path.getmtime(final) and "cmc" in res:
-            return res
-    res = evaluate(data_path, final, trial, log=log,      # scores: for rcnreid.viz.visrank
-                   scores_path=os.path.join(out_dir, "scores-trial%d.npz" % int(trial)))
-    res["checkpoint_mtime"] = os.path.getmtime(final)
-    write_json(res_path, res)
-    return res

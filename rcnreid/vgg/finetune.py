@@ -1,4 +1,5 @@
-"""Fine-tuning VGG-16 on VIPeR (Section 5.3) and the whole "VGG 16 + FC-GRU" row of Table 2.
+"""Fine-tuning VGG-16 on VIPeR (Section 5.3), the first step of Table 2's "VGG 16 + FC-GRU" row
+(the whole row on one trial is :func:`experiments.trials.run_vgg_trial`).
 
 The paper says only that VGG-16, "pretrained on ImageNet", is fine-tuned "on the single shot VIPeR
 re-identification dataset" before fc7 is extracted. The choices (docs/REPRODUCTION.md §6; each one is a
@@ -364,47 +365,3 @@ def fc7_features(data_path, tuned, finetune_dir, log=print, features_path=None):
             return features_path
     extract_fc7(data_path, tuned, features_path, log=log)
     return features_path
-
-
-def run_vgg_trial(data_path, trial, weights_path, profile="paper", out_dir=".", seed=0,
-                  log=print, viper_path=None, finetune_dir=None, features_path=None,
-                  reading="default", overrides=()):
-    """Table 2's "VGG 16 + FC-GRU" on one trial: fine-tune, extract fc7, train and evaluate.
-
-    ``weights_path``: ImageNet VGG-16 weights (fine-tuned on VIPeR first: ``viper_path`` or the
-    ``VIPER_H5`` environment variable must name the VIPeR file from ``rcnreid prepare
-    viper``), or weights already fine-tuned by ``rcnreid finetune-vgg`` (used as they are).
-    Fine-tuning and the fc7 file are shared by the trials: they live in ``finetune_dir``
-    (default: ``vgg16_finetune`` beside the parent of ``out_dir``). The FC-GRU is run config
-    ``fc_gru`` at ``profile`` (under ``reading`` and ``overrides``, as
-    :func:`rcnreid.configs.registry.get_config`) with ``fc_input_dim`` set to the features' dimension,
-    trained with
-    :func:`rcnreid.engine.train.train` and evaluated with :func:`rcnreid.evaluation.evaluate.evaluate`. Returns the
-    evaluation dict (``cmc`` fractions at ranks 1..20, ...).
-    """
-    from rcnreid.configs.registry import get_config
-    from rcnreid.data.reader import ReIDDataset
-    from rcnreid.evaluation.evaluate import evaluate
-    from rcnreid.data.features import FeatureInputs
-    from rcnreid.engine.train import train
-    from rcnreid.engine import checkpoint as ckptlib
-    log = log or (lambda *a: None)
-    out_dir = os.path.abspath(os.fspath(out_dir))
-    finetune_dir = finetune_dir or os.path.join(os.path.dirname(os.path.dirname(out_dir)),
-                                                "vgg16_finetune")
-    tuned = finetuned_weights(weights_path, finetune_dir, profile, seed=seed, log=log,
-                              viper_path=viper_path)
-    features_path = fc7_features(data_path, tuned, finetune_dir, log=log,
-                                 features_path=features_path)
-    ds = ReIDDataset(data_path)
-    inputs = FeatureInputs(ds, features_path)
-    cfg = get_config("fc_gru", profile, reading=reading, overrides=overrides)
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, fc_input_dim=inputs.dim))
-    run_dir = os.path.join(out_dir, "fcgru")
-    final = train(data_path, trial, cfg, run_dir, resume=True, seed=seed, log=log, inputs=inputs)
-    if not os.path.isfile(final):
-        final = ckptlib.final_checkpoint(run_dir)
-    res = evaluate(data_path, final, trial, log=log, inputs=inputs)
-    res["features"] = features_path
-    res["weights"] = os.path.abspath(os.fspath(tuned))
-    return res

@@ -106,8 +106,10 @@ def plot_training(run_dirs, out_base=None, title=None):
 
 
 def plot_finished_run(run_dir, log=print):
-    """What :func:`rcnreid.engine.train.train` calls when a run ends: draw ``training.png``/``.pdf``
-    into the run folder. A failure to draw is one warning line, never a failed training run."""
+    """Draw ``training.png``/``.pdf`` into the folder of a finished run (what the callers of
+    :func:`rcnreid.engine.train.train` do: ``rcnreid train``, the demo, the trials of
+    ``experiments/``; training itself draws nothing). A failure to draw is one warning line,
+    never a failed training run."""
     try:
         return plot_training([run_dir])
     except Exception as exc:  # noqa: BLE001 - the model is saved; the plot is a convenience
