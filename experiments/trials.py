@@ -16,7 +16,8 @@ from rcnreid.configs.registry import get_config
 from rcnreid.data.features import FeatureInputs
 from rcnreid.data.reader import ReIDDataset
 from rcnreid.engine import checkpoint as ckptlib
-from rcnreid.engine.train import check_resumable, train
+from rcnreid.engine.resume import check_resumable
+from rcnreid.engine.train import train
 from rcnreid.evaluation.evaluate import evaluate
 from rcnreid.store.atomic import write_json
 from rcnreid.vgg.finetune import fc7_features, finetuned_weights

@@ -171,7 +171,7 @@ def test_resume_accepts_a_checkpoint_written_before_new_config_fields(tmp_path):
     from rcnreid.engine.checkpoint import Checkpoint
     from rcnreid.configs.registry import get_config
     from rcnreid.errors import UserError
-    from rcnreid.engine.train import check_resumable
+    from rcnreid.engine.resume import check_resumable
     cfg = get_config("tiny")
     old = cfg.to_dict()
     del old["train"]["aug_pairing"]          # written before the option existed

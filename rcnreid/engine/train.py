@@ -18,7 +18,6 @@ seed), ``train_log.jsonl`` (one row per epoch), ``checkpoint-last.h5`` and, at t
 by its caller (:func:`rcnreid.viz.training_plot.plot_finished_run`: ``rcnreid train``, the demo,
 the trials of ``experiments/``).
 """
-import json
 import os
 from collections import OrderedDict
 
@@ -30,6 +29,7 @@ from rcnreid.engine import trainlog
 from rcnreid.store.atomic import write_json
 from rcnreid.configs.registry import RunConfig, get_config
 from rcnreid.engine.epoch_loop import RunFiles, TrainingDiverged, run_epochs  # noqa: F401
+from rcnreid.engine.resume import check_resumable, restore_run
 from rcnreid.errors import UserError
 from rcnreid.data.inputs import make_inputs
 
@@ -74,42 +74,6 @@ def compiled_model(cfg, seed):
     while len(_COMPILED) > COMPILED_CACHE_SIZE:
         _COMPILED.popitem(last=False)
     return model, trainer
-
-
-def _config_differences(old, new, prefix=""):
-    """``["train.epochs: 3 -> 5", ...]``: where two RunConfig dicts differ."""
-    out = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
-        if isinstance(a, dict) and isinstance(b, dict):
-            out.extend(_config_differences(a, b, prefix + k + "."))
-        elif a != b:
-            out.append("%s%s: %s -> %s" % (prefix, k, json.dumps(a), json.dumps(b)))
-    return out
-
-
-def _stored_config(config):
-    """A checkpoint's RunConfig dict with the fields added since it was written at their
-    defaults (a new option whose default is the old behaviour does not block a resume)."""
-    try:
-        return json.loads(json.dumps(RunConfig.from_dict(config).to_dict()))
-    except UserError:               # a field that no longer exists: compare as written
-        return config
-
-
-def check_resumable(ckpt, cfg, seed, trial, path):
-    new = json.loads(json.dumps(cfg.to_dict()))
-    old = _stored_config(ckpt.config)
-    if old != new:
-        diff = _config_differences(old, new)
-        raise UserError("%s: was written with another configuration (%s%s); resume with the "
-                        "run's own settings (--config %s) or use a new --out folder"
-                        % (path, "; ".join(diff[:4]), "; ..." if len(diff) > 4 else "",
-                           os.path.join(os.path.dirname(path), "config.json")))
-    for key, want in (("seed", seed), ("trial", trial)):
-        if int(ckpt.attrs.get(key, want)) != int(want):
-            raise UserError("%s: was written with %s=%s, not %s; resume with the same %s or "
-                            "use a new --out folder" % (path, key, ckpt.attrs.get(key), want, key))
 
 
 @locks.holds_run_folder("out_dir")
@@ -184,7 +148,7 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
             % cfg.name)
     model, trainer = compiled_model(cfg, seed)
     data_rng = np.random.RandomState(seed + 2)
-    start = trainlog.restore_run(ckpt, model.set_params, trainer, data_rng, log_path, out_dir,
+    start = restore_run(ckpt, model.set_params, trainer, data_rng, log_path, out_dir,
                                  log)
 
     attrs = {"seed": seed, "trial": trial, "data_path": os.path.abspath(os.fspath(data_path)),

@@ -35,21 +35,6 @@ def truncate_log(path, last_epoch):
     return rows
 
 
-def restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log):
-    """Put a run back where checkpoint ``ckpt`` left it (None: a fresh start): parameters (through
-    ``set_params``), the trainer's optimiser state, the data RNG, and the log cut to match.
-    Returns the epoch to continue from."""
-    if ckpt is None:
-        truncate_log(log_path, 0)
-        return 0
-    set_params(ckpt.params)
-    trainer.set_state(ckpt.optim_state)
-    data_rng.set_state(ckpt.rng_states["data"])
-    truncate_log(log_path, ckpt.epoch)
-    log("resuming %s from epoch %d" % (out_dir, ckpt.epoch))
-    return ckpt.epoch
-
-
 def append_row(path, row):
     """Append one row; a full disk is one UserError line (a torn row is dropped on resume)."""
     from rcnreid.store.atomic import write_error

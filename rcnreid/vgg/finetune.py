@@ -219,7 +219,7 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
     the input.
     """
     from rcnreid.engine import checkpoint as ckptlib
-    from rcnreid.engine import trainlog
+    from rcnreid.engine.resume import restore_run
     from rcnreid.store.atomic import write_json
     from rcnreid.data.reader import ReIDDataset
     from rcnreid.engine.epoch_loop import RunFiles, run_epochs
@@ -272,7 +272,7 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
         for n, v in arrays.items():
             net.params[n].set_value(np.asarray(v, dtype=np.float32))
 
-    start = trainlog.restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log)
+    start = restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log)
     write_json(os.path.join(out_dir, "finetune_config.json"),
                {"finetune": cfg.to_dict(), "vgg": json.loads(net_cfg.to_json()), **attrs})
 
