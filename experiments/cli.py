@@ -2,13 +2,12 @@
 variables DATA, PROFILE, READING, TRIALS, JOBS ... through the environment)."""
 import argparse
 import os
-import sys
 
 from experiments.options import DATASETS, Options
 from experiments.runner import run_table
 from experiments.table_report import paper_title
 from rcnreid.configs.registry import PROFILES
-from rcnreid.errors import UserError
+from rcnreid.errors import UserError, exit_status
 from rcnreid.configs.readings import READINGS
 
 
@@ -110,16 +109,12 @@ def main(table_id, rows, argv=None, description=None, units="experiments.units:U
     """
     parser = build_parser(table_id, description or paper_title(table_id))
     args = parser.parse_args(argv)
-    try:
+
+    def run():
         options = options_from_args(args)
         report = run_table(table_id, rows, options, units=units)
         if after is not None:
             after(report, options)
-    except UserError as exc:
-        print("%s: error: %s" % (table_id, exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("%s: interrupted; finished trials are saved, run again to resume" % table_id,
-              file=sys.stderr)
-        return 130
-    return 0
+
+    return exit_status(table_id, run,
+                       interrupted="interrupted; finished trials are saved, run again to resume")

@@ -26,7 +26,7 @@ import sys
 
 from rcnreid.viz import report_html as H
 from rcnreid.store.atomic import read_json
-from rcnreid.errors import UserError
+from rcnreid.errors import UserError, exit_status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASET_NAMES = {"ilidsvid": "iLIDS-VID", "prid2011": "PRID 2011"}
@@ -328,12 +328,8 @@ def main(argv=None):
     p.add_argument("--probes", type=int, default=3, help="ranked-gallery pictures per dataset")
     p.add_argument("--top", type=int, default=5, help="gallery sequences per picture")
     args = p.parse_args(argv)
-    try:
-        build_report(args.results, args.out, probes=args.probes, top=args.top)
-    except UserError as exc:
-        print("report: error: %s" % exc, file=sys.stderr)
-        return 2
-    return 0
+    return exit_status("report", lambda: build_report(args.results, args.out, probes=args.probes,
+                                                      top=args.top) and None)
 
 
 if __name__ == "__main__":

@@ -63,13 +63,8 @@ def run_demo(out_dir, seed=0, log=print, persons=DEMO_PERSONS, config="quick"):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     out = argv[0] if argv else "demo-output"
-    from rcnreid.errors import UserError
-    try:
-        run_demo(out)
-    except UserError as exc:
-        print("rcnreid demo: error: %s" % exc, file=sys.stderr)
-        return 2
-    return 0
+    from rcnreid.errors import exit_status
+    return exit_status("rcnreid demo", lambda: run_demo(out))
 
 
 if __name__ == "__main__":
