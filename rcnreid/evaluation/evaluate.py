@@ -45,7 +45,7 @@ def frame_features_rows(model, inputs, rows, aug, batch=8, max_len=None, frm=Non
     return run_rows(frm, inputs, rows, aug, batch=batch, max_len=max_len, frame_level=True)
 
 
-def similarity_matrix(model, Hp, Hg, logits=False, pairing="matched"):
+def augmented_similarity(model, Hp, Hg, logits=False, pairing="matched"):
     """(Np, Ng): Eq. 5 averaged over augmentations, from (A, Np, D) and (A, Ng, D);
     ``logits=True``: the averaged logits instead, the tie-break key of the ranking (sigmoids
     saturate to exactly 1.0 in float64 above a logit of about 36.7; :mod:`rcnreid.evaluation.cmc`).
@@ -118,8 +118,8 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
                             what="probes")
         Hg = represent_rows(model, inputs, gallery, augs, batch, max_len, rep=rep, log=log,
                             what="gallery sequences")
-        S = similarity_matrix(model, Hp, Hg, pairing=cfg.train.aug_pairing)
-        L = similarity_matrix(model, Hp, Hg, logits=True, pairing=cfg.train.aug_pairing)
+        S = augmented_similarity(model, Hp, Hg, pairing=cfg.train.aug_pairing)
+        L = augmented_similarity(model, Hp, Hg, logits=True, pairing=cfg.train.aug_pairing)
     res = evaluate_scores(S, ds.person[probe], ds.person[gallery], max_rank=max_rank, ties=ties,
                           tiebreak=L)
     res.update({"trial": int(trial), "checkpoint": os.path.abspath(checkpoint_path),

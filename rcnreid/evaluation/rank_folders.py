@@ -119,10 +119,10 @@ def rank_folders(checkpoint_path, probe_dir, gallery_dir, top=None, test_augs=No
     rep = model.build_represent()
     Hp = _represent(model, probes, augs, cfg.model.input_hw, cfg.train.crop_hw, rep)
     Hg = _represent(model, gallery, augs, cfg.model.input_hw, cfg.train.crop_hw, rep)
-    from rcnreid.evaluation.evaluate import similarity_matrix
+    from rcnreid.evaluation.evaluate import augmented_similarity
     pairing = cfg.train.aug_pairing
-    S = similarity_matrix(model, Hp, Hg, pairing=pairing)
-    L = similarity_matrix(model, Hp, Hg, logits=True, pairing=pairing)   # breaks ties of S
+    S = augmented_similarity(model, Hp, Hg, pairing=pairing)
+    L = augmented_similarity(model, Hp, Hg, logits=True, pairing=pairing)   # breaks ties of S
     out = []
     for i, p in enumerate(probes):
         order = np.lexsort((-L[i], -S[i]))

@@ -21,7 +21,7 @@ from rcnreid.nn.fcgru import fcgru_params, run_fcgru
 from rcnreid.nn.layers import fold_time, unfold_time
 from rcnreid.nn.optim import OptimConfig, clip_gradients, rmsprop_updates
 from rcnreid.nn.pooling import frame_outputs, fused_dim, fusion_params, temporal_pool
-from rcnreid.nn.similarity import bce_loss, similarity_logit, similarity_matrix
+from rcnreid.nn.similarity import bce_loss, similarity_logit, pairwise_similarity
 from rcnreid.backend.theano_env import T, theano
 
 
@@ -146,7 +146,7 @@ class SiameseRCN:
 
     def similarity(self, ha, hb, logits=False):
         """Eq. 5 for every pair: numpy (Na, D), (Nb, D) -> (Na, Nb)."""
-        return similarity_matrix(ha, hb, self.params["sim_v"].get_value(),
+        return pairwise_similarity(ha, hb, self.params["sim_v"].get_value(),
                                  self.params["sim_c"].get_value(), logits=logits)
 
 

@@ -22,7 +22,7 @@ def bce_loss(logit, y, reduction="mean"):
     return per_pair.mean() if reduction == "mean" else per_pair.sum()
 
 
-def similarity_matrix(ha, hb, v, c, logits=False):
+def pairwise_similarity(ha, hb, v, c, logits=False):
     """numpy: (Na, D), (Nb, D) -> (Na, Nb) s(a, b) for every pair, Eq. 5 factorised as
     (ha o v) hb^T + c. ``logits=True`` returns u (same ranking, no saturation)."""
     ha = np.asarray(ha, dtype=np.float64)
