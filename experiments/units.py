@@ -35,7 +35,8 @@ from experiments.cache import unit_lock
 from experiments.options import RowNotRun
 from experiments.trials import run_trial, run_vgg_trial
 from rcnreid.baselines.registry import REGISTRY as BASELINES
-from rcnreid.engine.checkpoint import final_checkpoint, load_model
+from rcnreid.engine.checkpoint import final_checkpoint
+from rcnreid.engine.trained_model import load_model
 from rcnreid.evaluation.cmc import cmc_curve
 from rcnreid.configs.registry import get_config
 from rcnreid.data.reader import ReIDDataset

@@ -43,8 +43,9 @@ def test_old_checkpoint_config_reads_as_todays_run_config():
 
 def test_old_checkpoint_builds_the_model_with_its_parameters():
     from rcnreid.engine import checkpoint as ckptlib
+    from rcnreid.engine.trained_model import load_model
     ckpt = ckptlib.load_checkpoint(CKPT)
-    model = ckptlib.load_model(CKPT, ckpt)
+    model = load_model(CKPT, ckpt)
     got = model.get_params()
     assert list(got) == list(ckpt.params)
     for name, a in ckpt.params.items():

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.engine.trained_model import load_model
 from rcnreid.evaluation.cmc import cmc_curve
 from rcnreid.configs.registry import get_config
 from rcnreid.errors import UserError
@@ -43,7 +43,7 @@ def test_similarity_matrix_is_eq5_averaged_over_augmentations(trained, tmp_path)
         assert json.load(f)["cmc"] == res["cmc"]
     S = np.load(scores)["similarity"]
 
-    model = ckptlib.load_model(ckpt)
+    model = load_model(ckpt)
     cfg = model.run_config
     rep = model.build_represent()
     ds = ReIDDataset(data)
@@ -102,7 +102,7 @@ def test_each_sequence_is_represented_once_per_augmentation(trained):
     data, ckpt, _ = trained
     ds = ReIDDataset(data)
     _, test_p = ds.split(0)
-    counting = _CountingModel(ckptlib.load_model(ckpt))
+    counting = _CountingModel(load_model(ckpt))
     res = evaluate(data, ckpt, 0, test_augs="center_mirror", model=counting, log=None)
     P = G = len(test_p)
     A = 2
@@ -121,7 +121,7 @@ def test_extract_writes_representations_in_dataset_order(trained, tmp_path):
     data, ckpt, _ = trained
     ds = ReIDDataset(data)
     path = extract_features(data, ckpt, str(tmp_path / "f.h5"), augs="center", log=None)
-    model = ckptlib.load_model(ckpt)
+    model = load_model(ckpt)
     cfg = model.run_config
     rep = model.build_represent()
     with h5py.File(path, "r") as f:

@@ -192,19 +192,6 @@ def _read(f, h5py):
                       attrs=json.loads(f.attrs.get("extra", "{}")))
 
 
-def load_model(path, ckpt=None):
-    """The trained :class:`rcnreid.nn.model.SiameseRCN` of a checkpoint (its RunConfig as
-    ``model.run_config``)."""
-    from rcnreid.nn.model import SiameseRCN
-    ckpt = ckpt or load_checkpoint(path)
-    cfg = ckpt.run_config()
-    model = SiameseRCN(cfg.model, seed=int(ckpt.attrs.get("seed", 0)))
-    model.set_params(ckpt.params)
-    model.run_config = cfg
-    model.checkpoint_attrs = dict(ckpt.attrs)
-    return model
-
-
 def last_checkpoint(out_dir):
     """Path of the run's latest checkpoint (final if finished), or None."""
     for name in (FINAL_NAME, LAST_NAME):

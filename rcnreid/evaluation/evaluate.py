@@ -16,6 +16,7 @@ import os
 import numpy as np
 
 from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.engine.trained_model import load_model
 from rcnreid.store.atomic import write_json
 from rcnreid.evaluation.cmc import evaluate_scores
 from rcnreid.data import augment
@@ -88,7 +89,7 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
         check_out_path(scores_path, "--scores", "scores-trial%d.npz" % int(trial),
                        inputs=(data_path, checkpoint_path, out_path), kind="npz", force=force)
     ckpt = ckptlib.load_checkpoint(checkpoint_path)
-    model = model or ckptlib.load_model(checkpoint_path, ckpt)
+    model = model or load_model(checkpoint_path, ckpt)
     cfg = ckpt.run_config()
     ds = ReIDDataset(data_path)
     train_rows, probe, gallery = trial_rows(ds, trial)

@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.engine.trained_model import load_model
 from rcnreid.store.atomic import atomic_h5, check_out_path
 from rcnreid.data import augment
 from rcnreid.errors import UserError
@@ -40,7 +41,7 @@ def extract_features(data_path, checkpoint_path, out_path, level="sequence", aug
     check_out_path(out_path, "--out", "features.h5", inputs=(data_path, checkpoint_path),
                    kind="features", force=force)
     ckpt = ckptlib.load_checkpoint(checkpoint_path)
-    model = ckptlib.load_model(checkpoint_path, ckpt)
+    model = load_model(checkpoint_path, ckpt)
     cfg = ckpt.run_config()
     ds = ReIDDataset(data_path)
     inputs = inputs or make_inputs(ds, cfg)

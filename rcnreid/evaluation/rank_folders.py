@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.engine.trained_model import load_model
 from rcnreid.data import augment
 from rcnreid.errors import UserError
 
@@ -96,7 +97,7 @@ def rank_folders(checkpoint_path, probe_dir, gallery_dir, top=None, test_augs=No
     if cfg.model.temporal_pooling == "fisher":
         raise UserError("%s: Fisher-vector pooling needs the training data's GMM; rank with a "
                         "model trained with last/average/max pooling" % checkpoint_path)
-    model = ckptlib.load_model(checkpoint_path, ckpt)
+    model = load_model(checkpoint_path, ckpt)
     frame_hw = tuple(ckpt.attrs.get("frame_hw", (176, 66)))
     skipped = []
 
