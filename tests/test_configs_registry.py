@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from rcnreid.configs.registry import registry as configs
+from rcnreid.configs import registry as configs
 from rcnreid.configs.registry import PROFILES, apply_overrides, get_config, parse_override, profile_of
 from rcnreid.errors import UserError
 

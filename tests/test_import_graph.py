@@ -123,6 +123,7 @@ def find_cycle(graph):
 #: module imports its own group and the floors below its own, never one beside or above it.
 FLOORS = (
     ("errors",),                 # UserError
+    ("config_dict",),            # the one from_dict of the configuration dataclasses
     ("store",),                  # files on disk: atomic writers, locks
     ("backend",),                # Theano configured, repaired, started; threads; GPU; oneDNN
     ("rcnreid",),                # the package's __init__: the OpenBLAS kernel choice (backend)

@@ -35,6 +35,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
+from rcnreid import config_dict
 from rcnreid.errors import UserError
 from rcnreid.nn.model_config import ModelConfig
 from rcnreid.nn.optim import OptimConfig
@@ -121,8 +122,8 @@ class RunConfig:
         d = dict(d)
         model = ModelConfig.from_dict(d.pop("model", {}))
         tr = dict(d.pop("train", {}))
-        optim = _dataclass_from(OptimConfig, tr.pop("optim", {}), "optim")
-        train = _dataclass_from(TrainConfig, dict(tr, optim=optim), "train")
+        optim = config_dict.from_dict(OptimConfig, tr.pop("optim", {}), "optim")
+        train = config_dict.from_dict(TrainConfig, dict(tr, optim=optim), "train")
         name = d.pop("name", "custom")
         if d:
             raise UserError("run config: unknown key(s) %s" % ", ".join(sorted(d)))
@@ -137,15 +138,6 @@ class RunConfig:
 
     def replace_optim(self, **changes):
         return self.replace_train(optim=dataclasses.replace(self.train.optim, **changes))
-
-
-def _dataclass_from(cls, d, what):
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(d) - names)
-    if unknown:
-        raise UserError("%s config: unknown option(s) %s; known: %s"
-                        % (what, ", ".join(unknown), ", ".join(sorted(names))))
-    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 
 # ------------------------------------------------------------------------------ the registry

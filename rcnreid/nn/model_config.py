@@ -17,6 +17,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from rcnreid import config_dict
 from rcnreid.errors import UserError
 
 KINDS = ("convgru", "fcgru")
@@ -142,10 +143,4 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d):
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UserError("model config: unknown option(s) %s; known: %s"
-                            % (", ".join(unknown), ", ".join(sorted(names))))
-        kw = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()}
-        return cls(**kw)
+        return config_dict.from_dict(cls, d, "model")

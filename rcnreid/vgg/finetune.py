@@ -40,6 +40,7 @@ from typing import Tuple
 import numpy as np
 
 from rcnreid.store import locks
+from rcnreid import config_dict
 from rcnreid.errors import UserError
 
 RESULT_NAME = "vgg16-finetuned.npz"
@@ -84,7 +85,7 @@ class FinetuneConfig:
 
     @classmethod
     def from_dict(cls, d):
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+        return config_dict.from_dict(cls, d, "fine-tuning")
 
 
 #: Profiles: the paper-sized run and smaller ones (the network itself comes from the weights).

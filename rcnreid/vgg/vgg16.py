@@ -35,6 +35,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from rcnreid import config_dict
 from rcnreid.errors import UserError
 
 #: Configuration D: (block, number of conv layers, channels).
@@ -131,12 +132,7 @@ class VGGConfig:
 
     @classmethod
     def from_dict(cls, d):
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UserError("VGG-16 config: unknown option(s) %s; known: %s"
-                            % (", ".join(unknown), ", ".join(sorted(names))))
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+        return config_dict.from_dict(cls, d, "VGG-16")
 
 
 def random_params(cfg, seed=0):
