@@ -38,8 +38,8 @@ def paper_title(table_id, path=PAPER_NUMBERS):
 
 def training_curves(options, dataset, key):
     """``[{"trial": K, "png": path relative to the results folder}]``: the training curves
-    (``training.png``, drawn by ``rcnreid.engine.train`` when a run ends) of the run folders that the
-    unit's cached results name (``out_dir``), where they exist."""
+    (``training.png``, drawn by :mod:`experiments.trials` when a run ends) of the run folders that
+    the unit's cached results name (``out_dir``), where they exist."""
     out = []
     for t in options.trials:
         run = (read_cached(options, dataset, t, key) or {}).get("out_dir")

@@ -1,7 +1,8 @@
 """The trial pipelines of the tables: one unit of work = train (or resume, or reuse), draw the
 training curves, evaluate, on one trial of one dataset. The runner's units
-(:mod:`experiments.units`) call them; the library offers the steps (:func:`rcnreid.engine.train.train`,
-:func:`rcnreid.evaluation.evaluate.evaluate`, :mod:`rcnreid.vgg.finetune`, :mod:`rcnreid.vgg.fc7`).
+(:mod:`experiments.units`) call them; the library offers the steps
+(:func:`rcnreid.engine.train.train`, :func:`rcnreid.evaluation.evaluate.evaluate`,
+:mod:`rcnreid.vgg.finetune`, :mod:`rcnreid.vgg.fc7`).
 
 - :func:`run_trial`: a registry row (Deep RCN, RCN-Ind, the pooling rows), Eqs. 1-6 trained and
   scored by Eq. 5; the result also lands in ``out_dir/eval-trial<K>.json``.
@@ -80,10 +81,10 @@ def run_vgg_trial(data_path, trial, weights_path, profile="paper", out_dir=".", 
     Fine-tuning and the fc7 file are shared by the trials: they live in ``finetune_dir``
     (default: ``vgg16_finetune`` beside the parent of ``out_dir``). The FC-GRU is run config
     ``fc_gru`` at ``profile`` (under ``reading`` and ``overrides``, as
-    :func:`rcnreid.configs.registry.get_config`) with ``fc_input_dim`` set to the features' dimension,
-    trained with
-    :func:`rcnreid.engine.train.train` (its curves drawn) and evaluated with :func:`rcnreid.evaluation.evaluate.evaluate`. Returns the
-    evaluation dict (``cmc`` fractions at ranks 1..20, ...).
+    :func:`rcnreid.configs.registry.get_config`) with ``fc_input_dim`` set to the features'
+    dimension, trained with :func:`rcnreid.engine.train.train` (its curves drawn) and evaluated
+    with :func:`rcnreid.evaluation.evaluate.evaluate`. Returns the evaluation dict (``cmc``
+    fractions at ranks 1..20, ...).
     """
     log = log or (lambda *a: None)
     out_dir = os.path.abspath(os.fspath(out_dir))

@@ -1,8 +1,8 @@
 """rcnreid: Deep Recurrent Convolutional Networks for video-based person re-identification.
 
 Importing this package does not import Theano. Every module that builds Theano graphs imports
-:mod:`rcnreid.backend.theano_env` first, which configures Theano (float32, BLAS, scan) before its first
-import; see that module for the workarounds in force. Importing it sets ``OPENBLAS_CORETYPE``
+:mod:`rcnreid.backend.theano_env` first, which configures Theano (float32, BLAS, scan) before its
+first import; see that module for the workarounds in force. Importing it sets ``OPENBLAS_CORETYPE``
 on AVX-512 CPUs when unset (:func:`rcnreid.backend.threads.set_openblas_coretype`).
 """
 __version__ = "0.1.0"

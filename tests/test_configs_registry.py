@@ -1,5 +1,5 @@
-"""The one registry of named configurations (rcnreid.configs.registry) and its ``--set`` overrides, as
-training, the benchmark and the experiments read them (no Theano graph is compiled here)."""
+"""The one registry of named configurations (rcnreid.configs.registry) and its ``--set`` overrides,
+as training, the benchmark and the experiments read them (no Theano graph is compiled here)."""
 import json
 import subprocess
 import sys
@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from rcnreid.configs import registry as configs
-from rcnreid.configs.registry import PROFILES, apply_overrides, get_config, parse_override, profile_of
+from rcnreid.configs.registry import (PROFILES, apply_overrides, get_config, parse_override,
+                                      profile_of)
 from rcnreid.errors import UserError
 
 

@@ -1,4 +1,5 @@
-"""cuDNN 8/9: rcnreid/backend/cuda/rcnreid_cudnn_compat.h and the fix that adds it to Theano's cuDNN ops.
+"""cuDNN 8/9: rcnreid/backend/cuda/rcnreid_cudnn_compat.h and the fix that adds it to Theano's cuDNN
+ops.
 
 1. The header's algorithm choice, compiled with gcc against a fake cudnn.h whose *_v7 queries
    return results we choose (no CUDA needed; always runs where gcc is).

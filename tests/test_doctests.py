@@ -5,7 +5,8 @@ import importlib
 
 import pytest
 
-MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc", "rcnreid.data.augment", "rcnreid.engine.epoch_loop",
+MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc",
+           "rcnreid.data.augment", "rcnreid.engine.epoch_loop",
            "rcnreid.nn.gru_step"]
 
 

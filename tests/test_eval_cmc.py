@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from rcnreid.evaluation.cmc import aggregate_trials, cmc_curve, evaluate_scores, mean_average_precision
+from rcnreid.evaluation.cmc import (aggregate_trials, cmc_curve, evaluate_scores,
+                                    mean_average_precision)
 from rcnreid.errors import UserError
 
 

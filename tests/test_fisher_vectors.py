@@ -1,4 +1,5 @@
-"""Fisher vectors (rcnreid.nn.fisher) against a direct loop over the formulas of Perronnin et al. 2010."""
+"""Fisher vectors (rcnreid.nn.fisher) against a direct loop over the formulas of Perronnin et al.
+2010."""
 import numpy as np
 import pytest
 

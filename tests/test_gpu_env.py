@@ -1,4 +1,5 @@
-"""rcnreid.backend.gpu_probe names the missing piece of a CUDA device (rcnreid info, rcnreid gpu-check).
+"""rcnreid.backend.gpu_probe names the missing piece of a CUDA device (rcnreid info, rcnreid
+gpu-check).
 
 The loaders are faked: ``gpu_env._open`` answers for the library names we choose, and versioned
 copies are files in temporary folders, so every case runs on a machine without CUDA. The last

@@ -1,5 +1,6 @@
-"""The hand-written BPTT of the fused ConvGRU (rcnreid.nn.convgru_bptt) against Theano's own gradient
-of the same graph, for every structural variant of the recurrence, and inside the training step.
+"""The hand-written BPTT of the fused ConvGRU (rcnreid.nn.convgru_bptt) against Theano's own
+gradient of the same graph, for every structural variant of the recurrence, and inside the training
+step.
 
 (Theano's gradient of the fused graph is itself checked against finite differences of the
 independent numpy model in test_model_equations.py, and the fused forward pass against the naive

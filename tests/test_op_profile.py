@@ -1,5 +1,5 @@
-"""rcnreid.diagnostics.op_profile: the split of a profiled function's time into parts, and the FLOP count of
-each convolution from the shapes Theano recorded (issue 18's "profile of the step")."""
+"""rcnreid.diagnostics.op_profile: the split of a profiled function's time into parts, and the FLOP
+count of each convolution from the shapes Theano recorded (issue 18's "profile of the step")."""
 import numpy as np
 
 from rcnreid.diagnostics import op_profile

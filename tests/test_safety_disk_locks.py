@@ -1,4 +1,5 @@
-"""Full disks, killed writers and two processes on one output (rcnreid.store.atomic, rcnreid.store.locks).
+"""Full disks, killed writers and two processes on one output (rcnreid.store.atomic,
+rcnreid.store.locks).
 
 A full disk is simulated for real, in a child process, with RLIMIT_FSIZE (writes past the limit
 fail with EFBIG inside HDF5's own C code, exactly where ENOSPC would), since a test may not mount

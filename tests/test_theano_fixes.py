@@ -1,4 +1,5 @@
-"""The Theano-PyMC 1.1.2 repairs of rcnreid.backend.theano_fixes: registered, version-guarded, needed.
+"""The Theano-PyMC 1.1.2 repairs of rcnreid.backend.theano_fixes: registered, version-guarded,
+needed.
 
 The GPU repairs are shown necessary on the OpenCL device in tests/test_gpu_opencl.py; here are
 the CPU ones (each run in a fresh process and a fresh compile cache, with and without it), the

@@ -1,7 +1,7 @@
-"""Threads (issue 18): rcnreid.backend.theano_env sets OpenMP and OpenBLAS thread counts before Theano loads
-them, only where the user set nothing, and turns Theano's OpenMP on; the OpenMP paths compute the
-same numbers as the serial ones (CorrMM's image loop and its per-thread weight-gradient buffers,
-Elemwise's split loop) -- no timing is asserted."""
+"""Threads (issue 18): rcnreid.backend.theano_env sets OpenMP and OpenBLAS thread counts before
+Theano loads them, only where the user set nothing, and turns Theano's OpenMP on; the OpenMP paths
+compute the same numbers as the serial ones (CorrMM's image loop and its per-thread weight-gradient
+buffers, Elemwise's split loop) -- no timing is asserted."""
 import json
 import os
 import subprocess
@@ -13,7 +13,8 @@ import pytest
 from rcnreid.backend.theano_env import theano, T
 from rcnreid.backend.threads import usable_cores
 
-PROBE = ("import json, os; import rcnreid.backend.theano_env as e; from rcnreid.backend import threads; "
+PROBE = ("import json, os; import rcnreid.backend.theano_env as e; "
+         "from rcnreid.backend import threads; "
          "print(json.dumps({'openmp': bool(e.theano.config.openmp), "
          "'omp_env': os.environ.get('OMP_NUM_THREADS'), "
          "'blas_env': os.environ.get('OPENBLAS_NUM_THREADS'), "

@@ -1,7 +1,7 @@
-"""The one epoch loop (rcnreid.engine.epoch_loop) behind both trainers: the log row is written before
-the checkpoint (a stop between the two resumes without losing or repeating a row), and a NaN/inf
-loss or parameter stops the run with the last good checkpoint kept, in rcnreid.engine.train and in
-rcnreid.vgg.finetune alike."""
+"""The one epoch loop (rcnreid.engine.epoch_loop) behind both trainers: the log row is written
+before the checkpoint (a stop between the two resumes without losing or repeating a row), and a
+NaN/inf loss or parameter stops the run with the last good checkpoint kept, in rcnreid.engine.train
+and in rcnreid.vgg.finetune alike."""
 import numpy as np
 import pytest
 

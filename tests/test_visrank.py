@@ -1,7 +1,7 @@
 """Ranked-gallery pictures (``rcnreid visrank``, ``rank --montage``) and the trainer's curves.
 
-The rank labels are checked against the pessimistic CMC of :mod:`rcnreid.evaluation.cmc`, the panels and
-their green/red frames by reading the PNG's pixels, and the frames shown against the network
+The rank labels are checked against the pessimistic CMC of :mod:`rcnreid.evaluation.cmc`, the panels
+and their green/red frames by reading the PNG's pixels, and the frames shown against the network
 input that evaluation computes (:func:`rcnreid.data.augment.apply`, de-normalised).
 """
 import json

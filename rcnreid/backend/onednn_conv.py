@@ -9,8 +9,8 @@ abstract-convolution interface:
 * :class:`OneDnnConv`, :class:`OneDnnConv_gradInputs`, :class:`OneDnnConv_gradWeights`: three
   Ops with the inputs of Theano's ``AbstractConv2d``, ``AbstractConv2d_gradInputs`` and
   ``AbstractConv2d_gradWeights`` (stride 1, no dilation, one group), float32, computed by the C
-  file ``rcnreid/backend/onednn/rcnreid_onednn_conv.c`` through ctypes. That file is compiled once per
-  Theano compile cache (``<compiledir>/rcnreid_onednn/<hash>/``) and keeps one oneDNN primitive
+  file ``rcnreid/backend/onednn/rcnreid_onednn_conv.c`` through ctypes. That file is compiled once
+  per Theano compile cache (``<compiledir>/rcnreid_onednn/<hash>/``) and keeps one oneDNN primitive
   per shape.
 * :func:`local_conv_onednn`, a graph rewrite registered in Theano's convolution group ahead of
   CorrMM's, so every CPU convolution of every graph, inside scans too, becomes

@@ -188,14 +188,14 @@ def _configure():
 _THEANO_IMPORTED_BEFORE = "theano" in sys.modules
 if "theano" in sys.modules:
     # Too late to set flags; say so once and carry on with whatever the user configured.
-    STATE["warnings"].append("theano was imported before rcnreid.backend.theano_env; rcnreid's defaults "
-                             "(floatX=float32, BLAS, scan workaround) may not be in force")
+    STATE["warnings"].append("theano was imported before rcnreid.backend.theano_env; rcnreid's "
+                             "defaults (floatX=float32, BLAS, scan workaround) may not be in force")
     warnings.warn(STATE["warnings"][-1], RuntimeWarning, stacklevel=2)
 else:
     _configure()
 
 import theano  # noqa: E402
-import theano.tensor as T  # noqa: E402,F401  (re-exported: `from rcnreid.backend.theano_env import theano, T`)
+import theano.tensor as T  # noqa: E402,F401  (re-exported through rcnreid.backend.theano_env)
 
 theano_fixes.apply_stage("post_import", theano)
 

@@ -1,4 +1,5 @@
-"""``rcnreid bench``: throughput of the ConvGRU graph (:mod:`rcnreid.diagnostics.bench`; ``make bench``)."""
+"""``rcnreid bench``: throughput of the ConvGRU graph (:mod:`rcnreid.diagnostics.bench`; ``make
+bench``)."""
 NAME = "bench"
 HELP = "time the Siamese ConvGRU graph (compile, training step, inference) of a configuration"
 
@@ -6,8 +7,8 @@ HELP = "time the Siamese ConvGRU graph (compile, training step, inference) of a 
 def add_arguments(p):
     from rcnreid.diagnostics.bench import FORMS
     p.add_argument("--config", default="cpu",
-                   help="a configuration name of rcnreid.configs.registry (paper, cpu, tiny, quick_rcn_ind, "
-                        "...; default cpu)")
+                   help="a configuration name of rcnreid.configs.registry (paper, cpu, tiny, "
+                        "quick_rcn_ind, ...; default cpu)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    dest="overrides", help="change one field of the configuration, as for "
                    "`rcnreid train` (repeatable), e.g. model.hidden_channels=[32,64,64]")
@@ -42,8 +43,8 @@ def add_arguments(p):
 def run(args):
     import json
     import sys
-    from rcnreid.diagnostics.bench import (compare_forms, compare_settings, format_comparison, format_report,
-                               format_settings, run_bench)
+    from rcnreid.diagnostics.bench import (compare_forms, compare_settings, format_comparison,
+                                           format_report, format_settings, run_bench)
     log = lambda m: print("[bench] " + m, file=sys.stderr, flush=True)  # noqa: E731
     if args.compare_settings:
         c = compare_settings(args.config, settings=[s.strip() for s in

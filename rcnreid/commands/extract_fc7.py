@@ -1,4 +1,5 @@
-"""``rcnreid extract-fc7``: per-frame VGG-16 fc7 features of a dataset (Section 5.3; rcnreid.vgg.fc7)."""
+"""``rcnreid extract-fc7``: per-frame VGG-16 fc7 features of a dataset (Section 5.3;
+rcnreid.vgg.fc7)."""
 NAME = "extract-fc7"
 HELP = ("write the VGG-16 fc7 vector of every frame of a dataset to HDF5 (input of the FC-GRU, "
         "run config fc_gru)")

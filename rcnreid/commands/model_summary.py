@@ -7,16 +7,17 @@ HELP = "print each layer's output shape, parameter count (Sec. 4.3 formula) and 
 
 def add_arguments(p):
     p.add_argument("--config", default="deep_rcn",
-                   help="a configuration name of rcnreid.configs.registry (deep_rcn, deep_rcn_9x9_1x1, "
-                        "rcn_ind, fc_gru, cpu, tiny, quick_rcn_ind, deep_rcn_table1_exact, ...)")
+                   help="a configuration name of rcnreid.configs.registry (deep_rcn, "
+                        "deep_rcn_9x9_1x1, rcn_ind, fc_gru, cpu, tiny, quick_rcn_ind, "
+                        "deep_rcn_table1_exact, ...)")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
                    dest="overrides", help="change one field, as for `rcnreid train` (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def resolve_model_config(name, overrides=()):
-    """``rcnreid.configs.registry.get_config(NAME, overrides=...).model`` (UserError listing the names
-    when NAME is unknown)."""
+    """``rcnreid.configs.registry.get_config(NAME, overrides=...).model`` (UserError listing the
+    names when NAME is unknown)."""
     from rcnreid.configs.registry import get_config
     return get_config(name, overrides=overrides).model
 

@@ -40,7 +40,8 @@ TABLE1_ENCODER = {"encoder_kernel": 4, "conv_padding": "valid", "pool_mode": "ce
 
 
 def apply_reading(cfg, reading):
-    """``cfg`` (a :class:`rcnreid.configs.registry.RunConfig`) under ``reading`` (one of :data:`READINGS`).
+    """``cfg`` (a :class:`rcnreid.configs.registry.RunConfig`) under ``reading`` (one of
+    :data:`READINGS`).
 
     "default" returns ``cfg`` unchanged; "literal" returns a new RunConfig (see the module
     docstring) whose ``name`` ends in ``+literal``.

@@ -3,9 +3,9 @@
     rcnreid bench --config cpu [--set SECTION.FIELD=VALUE ...] [--json]
                             [--naive | --form F | --compare] [--steps N] [--warmup N]
 
-Measures for a named configuration of the registry (:mod:`rcnreid.configs.registry`: ``paper``, ``cpu``,
-``tiny``, ``quick_rcn_ind``, ...; T is the configuration's ``train.seq_len``, the pairs per step
-its profile's ``bench_pairs``): graph compile time (training step + representation);
+Measures for a named configuration of the registry (:mod:`rcnreid.configs.registry`: ``paper``,
+``cpu``, ``tiny``, ``quick_rcn_ind``, ...; T is the configuration's ``train.seq_len``, the pairs per
+step its profile's ``bench_pairs``): graph compile time (training step + representation);
 training-step time and sequences per second (forward, backward, RMSProp update on ``pairs``
 pairs = 2*pairs sequences of T frames); inference sequences per second (representation only,
 2*pairs sequences per call); peak resident memory; forward GFLOP per sequence counted from the
@@ -154,7 +154,8 @@ class _Prepared:
 
 
 def _describe():
-    """What Theano computes on (:func:`rcnreid.backend.theano_env.describe`) and the CPU convolutions."""
+    """What Theano computes on (:func:`rcnreid.backend.theano_env.describe`) and the CPU
+    convolutions."""
     from rcnreid.backend import onednn_conv
     from rcnreid.backend.theano_env import describe
     d = describe()
@@ -198,8 +199,8 @@ def _reset_profile(fn):
 
 def profile_ops(name, steps=3, warmup=1, seed=0, form="fused", log=None, overrides=()):
     """Where the training step of configuration ``name`` spends its time, by part
-    (:func:`rcnreid.diagnostics.op_profile.split`), with the sgemm rate to set each part's GFLOP/s against.
-    Compiles under Theano's ``profile`` and ``profile_memory`` (slightly slower calls; the
+    (:func:`rcnreid.diagnostics.op_profile.split`), with the sgemm rate to set each part's GFLOP/s
+    against. Compiles under Theano's ``profile`` and ``profile_memory`` (slightly slower calls; the
     split, not the total, is the point), profiles ``steps`` calls after ``warmup``."""
     from rcnreid.diagnostics import op_profile
     from rcnreid.backend.theano_env import theano
@@ -321,8 +322,9 @@ def thread_settings(cores=None):
     """The thread settings ``--compare-settings`` knows: name -> what the child process gets.
 
     ``openmp`` is Theano's flag (added to the child's THEANO_FLAGS), the others are environment
-    variables; ``None`` leaves the key unset, so that :mod:`rcnreid.backend.theano_env`'s default applies.
-    ``cores``: the thread count of the multi-threaded settings (default: the usable cores)."""
+    variables; ``None`` leaves the key unset, so that :mod:`rcnreid.backend.theano_env`'s default
+    applies. ``cores``: the thread count of the multi-threaded settings (default: the usable
+    cores)."""
     from rcnreid.backend.threads import usable_cores
     n = str(cores or usable_cores())
     unset = {"openmp": None, "OMP_NUM_THREADS": None, "OPENBLAS_NUM_THREADS": None,

@@ -11,8 +11,8 @@ tiny Deep RCN twice, in two fresh processes: once on the device, once on the CPU
    the same representation;
 
 and prints one verdict line: ``GPU OK: ...`` (exit 0) or ``GPU NOT OK: <what> (<fix>)`` (exit 1).
-Each process is a ``python -m rcnreid.diagnostics.gpu_check --worker`` run; the device is chosen with
-``THEANO_FLAGS=device=...`` before Theano is imported, the only way Theano allows.
+Each process is a ``python -m rcnreid.diagnostics.gpu_check --worker`` run; the device is chosen
+with ``THEANO_FLAGS=device=...`` before Theano is imported, the only way Theano allows.
 """
 import argparse
 import json
@@ -125,8 +125,8 @@ def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=3600, log=
     flags = [p for p in env.get("THEANO_FLAGS", "").split(",")
              if p.strip() and not p.strip().startswith(("device=", "init_gpu_device="))]
     env["THEANO_FLAGS"] = ",".join(flags + ["device=%s" % device])
-    cmd = [sys.executable, "-m", "rcnreid.diagnostics.gpu_check", "--worker", out_dir, "--steps", str(steps),
-           "--seed", str(seed)]
+    cmd = [sys.executable, "-m", "rcnreid.diagnostics.gpu_check", "--worker", out_dir,
+           "--steps", str(steps), "--seed", str(seed)]
     if load_from:
         cmd += ["--load-from", load_from]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

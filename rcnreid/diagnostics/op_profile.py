@@ -9,8 +9,8 @@ convolutions), elementwise work, and the rest. For every convolution it counts t
 from the shapes the profile recorded, 2 * N * K * Ho * Wo * C * kh * kw FLOP (one multiply-add
 per kernel tap per output, for the forward product and each gradient alike), so each part
 gets a GFLOP/s that can be set beside the machine's sgemm rate
-(:func:`rcnreid.diagnostics.bench.sgemm_gflops`): a part near that rate has little left to gain from a
-better convolution, a part far below it does.
+(:func:`rcnreid.diagnostics.bench.sgemm_gflops`): a part near that rate has little left to gain from
+a better convolution, a part far below it does.
 """
 from collections import OrderedDict
 

@@ -8,8 +8,8 @@ Layout of a checkpoint file:
 - ``rng/<name>/{keys,pos,has_gauss,cached_gaussian}``: numpy ``RandomState`` states (the data
   stream: pairs, runs, crops);
 - attributes: ``epoch`` (epochs completed), ``finished`` (training reached its last epoch),
-  ``config`` (the resolved :class:`rcnreid.configs.registry.RunConfig` as JSON), ``seed``, ``trial``,
-  ``data_path``, ``frame_hw`` (stored frame size of the training data), ``format`` = 1,
+  ``config`` (the resolved :class:`rcnreid.configs.registry.RunConfig` as JSON), ``seed``,
+  ``trial``, ``data_path``, ``frame_hw`` (stored frame size of the training data), ``format`` = 1,
   ``checksum`` (``sha256:`` of everything above, :func:`checksum`; verified on every load).
 
 File names inside a run folder: ``checkpoint-last.h5`` (after every epoch) and

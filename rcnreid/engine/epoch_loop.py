@@ -13,8 +13,8 @@ After every mini-batch the loss must be finite, after every epoch every paramete
 run stops with :class:`TrainingDiverged` naming the last good checkpoint, which is left as it
 was. The epoch's log row (loss and accuracy: means over the mini-batches weighted by their
 sizes) is appended *before* the checkpoint is written: a run stopped between the two resumes
-from the previous checkpoint, drops the row (:func:`rcnreid.engine.resume.restore_run`) and writes it
-again, so log and checkpoint never disagree.
+from the previous checkpoint, drops the row (:func:`rcnreid.engine.resume.restore_run`) and writes
+it again, so log and checkpoint never disagree.
 
 >>> mean_over_batches([1.0, 4.0], [3, 1])
 1.75

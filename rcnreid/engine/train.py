@@ -2,8 +2,8 @@
 
 Every epoch draws new balanced pairs (:mod:`rcnreid.data.pairs`), a new random run of T = 20
 consecutive frames per sequence and a new crop + mirror per sequence
-(:mod:`rcnreid.data.inputs`), and minimises Eq. 6 over mini-batches of 10 pairs with RMSProp, gradient
-clipping and dropout (``SiameseRCN.build_train``). The epochs run in
+(:mod:`rcnreid.data.inputs`), and minimises Eq. 6 over mini-batches of 10 pairs with RMSProp,
+gradient clipping and dropout (``SiameseRCN.build_train``). The epochs run in
 :func:`rcnreid.engine.epoch_loop.run_epochs` (log row, then checkpoint; NaN/inf stop), the loop the
 VGG-16 fine-tuning (:mod:`rcnreid.vgg.finetune`) uses too.
 

@@ -18,8 +18,8 @@ Average precision uses the same order (ties between two true matches do not chan
 entries of equal score before the tie rule is used. Eq. 5 similarities are sigmoids: in float64
 sigmoid(u) is exactly 1.0 for u above about 36.7, so two confident matches tie at 1.0 and the
 pessimistic rule would count a confident correct match as wrong. The deep rows therefore rank by
-the averaged sigmoid with ties broken by the averaged logit (:mod:`rcnreid.evaluation.evaluate`); the tie
-rule only acts where both keys are equal.
+the averaged sigmoid with ties broken by the averaged logit (:mod:`rcnreid.evaluation.evaluate`);
+the tie rule only acts where both keys are equal.
 
 Three probes against three gallery sequences (person ids 1, 2, 3): the first ranks its match
 first, the second second, the third ties its match with a wrong entry:

@@ -76,8 +76,8 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
 
     ``test_augs``: name of the test augmentation set (default: the run's config). Writes the
     result to ``out_path`` (JSON) and the similarity matrix with the ids to ``scores_path``
-    (.npz) when given (:func:`rcnreid.store.atomic.check_out_path` rules: never an input; an existing
-    file only when it is JSON / .npz, or with ``force``). Returns the result dict.
+    (.npz) when given (:func:`rcnreid.store.atomic.check_out_path` rules: never an input; an
+    existing file only when it is JSON / .npz, or with ``force``). Returns the result dict.
     """
     from rcnreid.data.reader import ReIDDataset
     from rcnreid.store.atomic import check_out_path

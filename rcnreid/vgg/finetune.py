@@ -19,15 +19,15 @@ field of :class:`FinetuneConfig`):
 - augmentation: a random crop of 90% of the image's height and width and a random mirror per
   image, resized to the network input (224x224 in the default ``fc6_mode="resize"``).
 
-Checkpoints and resume work like the main trainer's (:mod:`rcnreid.engine.checkpoint`), through the same
-epoch loop (:func:`rcnreid.engine.epoch_loop.run_epochs`: the log row before the checkpoint, a stop on a
-NaN/inf loss or parameter) and the same update-rule module (:func:`rcnreid.nn.optim.momentum_updates`,
-state ``momentum/<name>``): the run folder holds ``checkpoint-last.h5`` after every epoch
-(trainable parameters, momentum buffers, the data and dropout RNG states),
-``finetune_log.jsonl`` and, when finished, ``checkpoint-final.h5`` and the fine-tuned weights
-``vgg16-finetuned.npz`` (:func:`rcnreid.vgg.weights.save_npz`). Frozen layers are not stored in
-checkpoints (they are the initial weights file's, whose fingerprint is checked on resume). A
-resumed run ends with the same parameters as an uninterrupted one.
+Checkpoints and resume work like the main trainer's (:mod:`rcnreid.engine.checkpoint`), through the
+same epoch loop (:func:`rcnreid.engine.epoch_loop.run_epochs`: the log row before the checkpoint, a
+stop on a NaN/inf loss or parameter) and the same update-rule module
+(:func:`rcnreid.nn.optim.momentum_updates`, state ``momentum/<name>``): the run folder holds
+``checkpoint-last.h5`` after every epoch (trainable parameters, momentum buffers, the data and
+dropout RNG states), ``finetune_log.jsonl`` and, when finished, ``checkpoint-final.h5`` and the
+fine-tuned weights ``vgg16-finetuned.npz`` (:func:`rcnreid.vgg.weights.save_npz`). Frozen layers are
+not stored in checkpoints (they are the initial weights file's, whose fingerprint is checked on
+resume). A resumed run ends with the same parameters as an uninterrupted one.
 """
 import dataclasses
 import hashlib

@@ -1,8 +1,9 @@
 """Training curves: loss (Eq. 6, mean over an epoch's pairs) and pair accuracy per epoch.
 
-Read from the run folders' ``train_log.jsonl`` (:mod:`rcnreid.engine.trainlog`); one line per run, both
-panels share the epoch axis. Headless (matplotlib "Agg"); PNG and PDF written atomically.
-:func:`rcnreid.engine.train.train` draws ``training.png``/``.pdf`` into the run folder when a run ends.
+Read from the run folders' ``train_log.jsonl`` (:mod:`rcnreid.engine.trainlog`); one line per run,
+both panels share the epoch axis. Headless (matplotlib "Agg"); PNG and PDF written atomically.
+:func:`rcnreid.engine.train.train` draws ``training.png``/``.pdf`` into the run folder when a run
+ends.
 """
 import json
 import os

@@ -322,7 +322,8 @@ def montage_paths(path, probe_names):
 
 
 def montage(checkpoint_path, result, montage_path, top=10, frames=4, cols=6, log=print):
-    """Draw each probe's ranking of :func:`rcnreid.evaluation.rank_folders.rank_folders` (``result``) to
+    """Draw each probe's ranking of :func:`rcnreid.evaluation.rank_folders.rank_folders`
+    (``result``) to
     :func:`montage_paths` (``montage_path``). Frames are read again from the folders exactly as
     ranking read them (resized to the checkpoint's frame size, capped to ``eval_max_len``) and
     shown as the model saw them (:func:`model_view`), the ``top`` best gallery sequences per
