@@ -6,6 +6,7 @@ import os
 from experiments.options import DATASETS, Options
 from experiments.runner import run_table
 from experiments.table_report import paper_title
+from rcnreid.commands.options import add_reading_option, add_set_option
 from rcnreid.configs.registry import PROFILES
 from rcnreid.errors import UserError, exit_status
 from rcnreid.configs.readings import READINGS
@@ -45,14 +46,11 @@ def build_parser(table_id, description):
                    default=os.environ.get("PROFILE", "paper"),
                    help="paper: Section 5 settings; cpu: paper protocol, fewer channels; quick: "
                         "CPU-sized; test: tiny (the tests) (rcnreid.configs.registry.PROFILES)")
-    p.add_argument("--reading", metavar="|".join(READINGS),
-                   default=os.environ.get("READING", "default"),
-                   help="default: the trainable reading; literal: every setting the paper states, "
-                        "as stated (rcnreid.configs.readings; cached and reported apart)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   dest="overrides",
-                   help="change one field of every trained network's configuration, as for "
-                        "`rcnreid train` (repeatable; cached and reported apart)")
+    add_reading_option(p, os.environ.get("READING", "default"),
+                       "default: the trainable reading; literal: every setting the paper "
+                       "states, as stated (rcnreid.configs.readings; cached and reported apart)")
+    add_set_option(p, help="change one field of every trained network's configuration, as for "
+                           "`rcnreid train` (repeatable; cached and reported apart)")
     p.add_argument("--trials", default=os.environ.get("TRIALS", "10"),
                    help="number of trials (1..10, runs trials 0..N-1) or trial numbers (0,3 / 2-5)")
     p.add_argument("--trial", type=int, default=None,

@@ -5,13 +5,13 @@ HELP = "time the Siamese ConvGRU graph (compile, training step, inference) of a 
 
 
 def add_arguments(p):
+    from rcnreid.commands.options import add_set_option
     from rcnreid.diagnostics.bench import FORMS
     p.add_argument("--config", default="cpu",
                    help="a configuration name of rcnreid.configs.registry (paper, cpu, tiny, "
                         "quick_rcn_ind, ...; default cpu)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   dest="overrides", help="change one field of the configuration, as for "
-                   "`rcnreid train` (repeatable), e.g. model.hidden_channels=[32,64,64]")
+    add_set_option(p, help="change one field of the configuration, as for `rcnreid train` "
+                           "(repeatable), e.g. model.hidden_channels=[32,64,64]")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--naive", action="store_true",
                    help="the straightforward Eq. 2 (six convolutions per step inside the scan); "

@@ -5,27 +5,20 @@ HELP = ("fine-tune ImageNet VGG-16 weights on VIPeR identities (checkpoint every
 
 
 def add_arguments(p):
+    from rcnreid.commands.options import add_run_folder_options
     from rcnreid.vgg.finetune import FINETUNE_PROFILES
     from rcnreid.vgg.vgg16 import FC6_MODES
     p.add_argument("--viper", required=True, help="VIPeR HDF5 file (rcnreid prepare viper)")
     p.add_argument("--weights", required=True,
                    help="VGG-16 weights: Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 or "
                         ".npz (docs/REPRODUCTION.md §6)")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, log, result)")
     p.add_argument("--profile", default="paper", choices=sorted(FINETUNE_PROFILES),
                    help="fine-tuning schedule (default paper)")
     p.add_argument("--fc6-mode", default=None, choices=FC6_MODES,
                    help="how fc6 meets the input (default: the weights file's, else resize)")
-    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     p.add_argument("--people", default=None, choices=("all", "train"),
                    help="VIPeR people to train on (default all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
-                   help="stop after N epochs in all without finishing (continue with --resume)")
-    p.add_argument("--wait", action="store_true",
-                   help="when another process holds the run folder, wait for it instead of "
-                        "stopping")
+    add_run_folder_options(p, "run folder (checkpoints, log, result)")
 
 
 def run(args):

@@ -6,12 +6,12 @@ HELP = "print each layer's output shape, parameter count (Sec. 4.3 formula) and 
 
 
 def add_arguments(p):
+    from rcnreid.commands.options import add_set_option
     p.add_argument("--config", default="deep_rcn",
                    help="a configuration name of rcnreid.configs.registry (deep_rcn, "
                         "deep_rcn_9x9_1x1, rcn_ind, fc_gru, cpu, tiny, quick_rcn_ind, "
                         "deep_rcn_table1_exact, ...)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   dest="overrides", help="change one field, as for `rcnreid train` (repeatable)")
+    add_set_option(p, help="change one field, as for `rcnreid train` (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
