@@ -19,7 +19,6 @@ by its caller (:func:`rcnreid.viz.training_plot.plot_finished_run`: ``rcnreid tr
 the trials of ``experiments/``).
 """
 import os
-from collections import OrderedDict
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from rcnreid.engine import trainlog
 from rcnreid.store.atomic import write_json
 from rcnreid.configs.registry import RunConfig, get_config
 from rcnreid.engine.epoch_loop import RunFiles, TrainingDiverged, run_epochs  # noqa: F401
+from rcnreid.engine.compiled_models import compiled_model, is_compiled
 from rcnreid.engine.resume import check_resumable, restore_run
 from rcnreid.errors import UserError
 from rcnreid.data.inputs import make_inputs
@@ -38,42 +38,6 @@ def _resolve_config(cfg, profile="paper"):
     if isinstance(cfg, RunConfig):
         return cfg
     return get_config(cfg, profile)
-
-
-#: Compiled (model, trainer) pairs by (model config, optimiser config), most recent last.
-_COMPILED = OrderedDict()
-COMPILED_CACHE_SIZE = 2
-
-
-def compiled_model(cfg, seed):
-    """A SiameseRCN initialised from ``seed`` and its compiled trainer (dropout RNG ``seed + 1``).
-
-    Compiling the training step costs seconds to minutes, so the last few compiled pairs are kept
-    in this process and reset (fresh parameters from ``seed``, zero RMSProp accumulators, fresh
-    dropout RNG), which gives exactly the state of a newly built pair.
-    """
-    from rcnreid.nn.model import SiameseRCN, build_param_arrays
-    key = (cfg.model, cfg.train.optim)
-    if key in _COMPILED:
-        model, trainer = _COMPILED.pop(key)
-        model.set_params(build_param_arrays(cfg.model, seed))
-        model.seed = int(seed)
-        state = trainer.get_state()
-        fresh = np.random.RandomState(seed + 1).get_state()
-        for k in state:
-            if k.startswith("rms/"):
-                state[k] = np.zeros_like(state[k])
-        state["dropout_rng/keys"], state["dropout_rng/pos"] = fresh[1], fresh[2]
-        state["dropout_rng/has_gauss"], state["dropout_rng/cached_gaussian"] = fresh[3], fresh[4]
-        state["steps"] = 0
-        trainer.set_state(state)
-    else:
-        model = SiameseRCN(cfg.model, seed=seed)
-        trainer = model.build_train(cfg.train.optim, seed=seed + 1)
-    _COMPILED[key] = (model, trainer)
-    while len(_COMPILED) > COMPILED_CACHE_SIZE:
-        _COMPILED.popitem(last=False)
-    return model, trainer
 
 
 @locks.holds_run_folder("out_dir")
@@ -143,13 +107,12 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
                 "trial": trial, "seed": seed, "config_name": cfg.name,
                 "train_persons": [int(p) for p in train_persons]})
 
-    if (cfg.model, cfg.train.optim) not in _COMPILED:
+    if not is_compiled(cfg):
         log("compiling the training graph (%s; tens of seconds on a cold Theano cache)"
             % cfg.name)
     model, trainer = compiled_model(cfg, seed)
     data_rng = np.random.RandomState(seed + 2)
-    start = restore_run(ckpt, model.set_params, trainer, data_rng, log_path, out_dir,
-                                 log)
+    start = restore_run(ckpt, model.set_params, trainer, data_rng, log_path, out_dir, log)
 
     attrs = {"seed": seed, "trial": trial, "data_path": os.path.abspath(os.fspath(data_path)),
              "dataset": ds.name, "frame_hw": list(ds.frame_hw), "config_name": cfg.name,
