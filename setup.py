@@ -19,7 +19,7 @@ setup(
     packages=find_packages(include=["rcnreid", "rcnreid.*", "data_prep", "data_prep.*",
                                     "experiments"]),
     include_package_data=True,
-    package_data={"rcnreid": ["*.json", "cuda/*.h", "onednn/*.c"]},
+    package_data={"rcnreid": ["*.json", "backend/cuda/*.h", "backend/onednn/*.c"]},
     install_requires=[
         "Theano-PyMC==1.1.2",
         "numpy>=1.23,<1.24",

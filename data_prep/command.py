@@ -10,8 +10,7 @@ the same thing.
 A converter is a module of this package that defines ``NAME``, ``HELP``,
 ``add_arguments(parser)`` and ``run(args) -> int``; adding one never edits this file.
 """
-import importlib
-import pkgutil
+from rcnreid.cli import command_modules_in
 
 NAME = "prepare"
 HELP = "convert a raw dataset (iLIDS-VID, PRID 2011, VIPeR, synthetic) to rcnreid's HDF5 file"
@@ -20,14 +19,7 @@ HELP = "convert a raw dataset (iLIDS-VID, PRID 2011, VIPeR, synthetic) to rcnrei
 def command_modules():
     """The converter modules of :mod:`data_prep`, sorted by module name."""
     import data_prep as pkg
-    mods = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_") or info.name == "command":
-            continue
-        mod = importlib.import_module("data_prep." + info.name)
-        if all(hasattr(mod, a) for a in ("NAME", "HELP", "add_arguments", "run")):
-            mods.append(mod)
-    return mods
+    return command_modules_in(pkg, skip=("command",))
 
 
 def add_arguments(parser):

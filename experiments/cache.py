@@ -37,8 +37,8 @@ def read_cached(options, dataset, trial, key):
 @contextlib.contextmanager
 def unit_lock(path, log=None):
     """Serialise two processes (e.g. SLURM array tasks) that want the same unit: the second
-    waits for the first (:func:`rcnreid.locks.hold`) and then reuses its result."""
-    from rcnreid.locks import hold
+    waits for the first (:func:`rcnreid.store.locks.hold`) and then reuses its result."""
+    from rcnreid.store.locks import hold
     with hold(path, "experiment unit", wait=True, log=log):
         yield
 

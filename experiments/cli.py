@@ -2,14 +2,14 @@
 variables DATA, PROFILE, READING, TRIALS, JOBS ... through the environment)."""
 import argparse
 import os
-import sys
 
 from experiments.options import DATASETS, Options
 from experiments.runner import run_table
 from experiments.table_report import paper_title
-from rcnreid.configs import PROFILES
-from rcnreid.errors import UserError
-from rcnreid.readings import READINGS
+from rcnreid.commands.options import add_reading_option, add_set_option
+from rcnreid.configs.registry import PROFILES
+from rcnreid.errors import UserError, exit_status
+from rcnreid.configs.readings import READINGS
 
 
 def parse_trials(text):
@@ -45,15 +45,12 @@ def build_parser(table_id, description):
     p.add_argument("--profile", choices=sorted(PROFILES),
                    default=os.environ.get("PROFILE", "paper"),
                    help="paper: Section 5 settings; cpu: paper protocol, fewer channels; quick: "
-                        "CPU-sized; test: tiny (the tests) (rcnreid.configs.PROFILES)")
-    p.add_argument("--reading", metavar="|".join(READINGS),
-                   default=os.environ.get("READING", "default"),
-                   help="default: the trainable reading; literal: every setting the paper states, "
-                        "as stated (rcnreid.readings; cached and reported apart)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   dest="overrides",
-                   help="change one field of every trained network's configuration, as for "
-                        "`rcnreid train` (repeatable; cached and reported apart)")
+                        "CPU-sized; test: tiny (the tests) (rcnreid.configs.registry.PROFILES)")
+    add_reading_option(p, os.environ.get("READING", "default"),
+                       "default: the trainable reading; literal: every setting the paper "
+                       "states, as stated (rcnreid.configs.readings; cached and reported apart)")
+    add_set_option(p, help="change one field of every trained network's configuration, as for "
+                           "`rcnreid train` (repeatable; cached and reported apart)")
     p.add_argument("--trials", default=os.environ.get("TRIALS", "10"),
                    help="number of trials (1..10, runs trials 0..N-1) or trial numbers (0,3 / 2-5)")
     p.add_argument("--trial", type=int, default=None,
@@ -93,7 +90,7 @@ def options_from_args(args):
                         % (args.reading, ", ".join(READINGS)))
     overrides = tuple(args.overrides)
     if overrides:                           # a bad --set is one line now, not a row failure
-        from rcnreid.configs import get_config
+        from rcnreid.configs.registry import get_config
         get_config("deep_rcn", args.profile, overrides=overrides)
     return Options(data=args.data, profile=args.profile, trials=trials, jobs=args.jobs,
                    datasets=tuple(args.dataset) or DATASETS, rows=tuple(args.row),
@@ -110,16 +107,12 @@ def main(table_id, rows, argv=None, description=None, units="experiments.units:U
     """
     parser = build_parser(table_id, description or paper_title(table_id))
     args = parser.parse_args(argv)
-    try:
+
+    def run():
         options = options_from_args(args)
         report = run_table(table_id, rows, options, units=units)
         if after is not None:
             after(report, options)
-    except UserError as exc:
-        print("%s: error: %s" % (table_id, exc), file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("%s: interrupted; finished trials are saved, run again to resume" % table_id,
-              file=sys.stderr)
-        return 130
-    return 0
+
+    return exit_status(table_id, run,
+                       interrupted="interrupted; finished trials are saved, run again to resume")

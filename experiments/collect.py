@@ -10,7 +10,7 @@ Cells whose trials are not finished yet show how many trials they hold ("7/10") 
 import sys
 
 from experiments import cli, fig5, runner, table2, table3, table4, table5
-from rcnreid.errors import UserError
+from rcnreid.errors import exit_status
 
 TABLES = (("table2", table2.ROWS), ("table3", table3.ROWS), ("table4", table4.ROWS),
           ("table5", table5.ROWS))
@@ -30,12 +30,7 @@ def collect(options, log=print):
 def main(argv=None):
     parser = cli.build_parser("collect", __doc__.splitlines()[0])
     args = parser.parse_args(argv)
-    try:
-        collect(cli.options_from_args(args))
-    except UserError as exc:
-        print("collect: error: %s" % exc, file=sys.stderr)
-        return 2
-    return 0
+    return exit_status("collect", lambda: collect(cli.options_from_args(args)) and None)
 
 
 if __name__ == "__main__":

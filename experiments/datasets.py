@@ -49,7 +49,7 @@ def ensure_synthetic(options, dataset, log=print):
     kw = {"layout": dataset, "seed": 0}
     if persons:
         kw["persons"] = persons
-    from rcnreid.locks import hold
+    from rcnreid.store.locks import hold
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with hold(path, "synthetic dataset", wait=True, log=log):   # one builder; others wait
         if not os.path.exists(path):

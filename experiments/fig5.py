@@ -14,7 +14,7 @@ import sys
 from experiments.cli import main
 from experiments.table_report import load_paper_numbers
 from experiments.table5 import ROWS
-from rcnreid.atomic import atomic_path, write_json
+from rcnreid.store.atomic import atomic_path, write_json
 
 
 def curves_from_report(report):

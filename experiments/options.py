@@ -3,13 +3,13 @@
 A table is a list of :class:`Row` objects; every row names a *unit* (``experiments.units``), a
 cached computation for one (dataset, trial) that returns a CMC curve. :class:`Options` holds what
 the command line sets (``experiments.cli``); its sizes come from the one registry of named
-configurations, :data:`rcnreid.configs.PROFILES`.
+configurations, :data:`rcnreid.configs.registry.PROFILES`.
 """
 import dataclasses
 import hashlib
 import json
 
-from rcnreid.configs import PROFILES
+from rcnreid.configs.registry import PROFILES
 
 DATASETS = ("ilidsvid", "prid2011")
 RANKS = (1, 5, 10, 20)
@@ -39,7 +39,7 @@ class Options:
     """Everything a table run needs; built from the command line by
     :func:`experiments.cli.options_from_args`."""
     data: str = "real"                 # "real" | "synthetic"
-    profile: str = "paper"             # a key of rcnreid.configs.PROFILES
+    profile: str = "paper"             # a key of rcnreid.configs.registry.PROFILES
     trials: tuple = tuple(range(10))
     jobs: int = 1
     datasets: tuple = DATASETS
@@ -51,12 +51,12 @@ class Options:
     collect_only: bool = False         # build the table from finished trials, compute nothing
     vgg16_weights: str = ""
     pool_distance: str = "euclidean"   # Table 3 re-pooled rows: "euclidean" | "similarity" (Eq. 5)
-    reading: str = "default"           # rcnreid.readings.READINGS: "default" | "literal"
+    reading: str = "default"           # rcnreid.configs.readings.READINGS: "default" | "literal"
     overrides: tuple = ()              # --set SECTION.FIELD=VALUE for every trained network
 
     @property
     def profile_spec(self):
-        """The registry's :class:`rcnreid.configs.Profile` of this run."""
+        """The registry's :class:`rcnreid.configs.registry.Profile` of this run."""
         return PROFILES[self.profile]
 
     @property

@@ -8,7 +8,7 @@ pictures need one evaluation pass per dataset unless the run folder holds the tr
   number, coloured by the difference (green above, red below the paper);
 * Fig. 5 (``fig5.png``) when it was drawn;
 * the training curves (loss, pair accuracy per epoch, one line per trial) of every trained row;
-* a few ranked-gallery pictures per dataset (:mod:`rcnreid.visrank`) from the first finished
+* a few ranked-gallery pictures per dataset (:mod:`rcnreid.viz.visrank`) from the first finished
   trial of the Deep RCN;
 * the settings every number came from: dataset file, its split source and protocol, data,
   profile, reading, trials, and the commit.
@@ -24,9 +24,9 @@ import os
 import subprocess
 import sys
 
-from rcnreid import report_html as H
-from rcnreid.atomic import read_json
-from rcnreid.errors import UserError
+from rcnreid.viz import report_html as H
+from rcnreid.store.atomic import read_json
+from rcnreid.errors import UserError, exit_status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASET_NAMES = {"ilidsvid": "iLIDS-VID", "prid2011": "PRID 2011"}
@@ -66,7 +66,7 @@ def unit_results(results, data, profile, reading=None, overrides=()):
 
 def logged_runs(unit_list):
     """Run folders (with a training log) of a unit's cached results."""
-    from rcnreid.trainlog import LOG_NAME
+    from rcnreid.engine.trainlog import LOG_NAME
     return [r["out_dir"] for r in unit_list
             if r.get("out_dir") and os.path.isfile(os.path.join(r["out_dir"], LOG_NAME))]
 
@@ -158,7 +158,7 @@ def table_section(table_id, rep, commit, curves_anchor):
 
 def curves_section(reports, units, results):
     """Training curves per (dataset, trained unit), named by the rows that use the unit."""
-    from rcnreid.trainplot import draw_training, read_runs, save_figure
+    from rcnreid.viz.training_plot import draw_training, read_runs, save_figure
     out, anchors = ['<h2 id="curves">Training curves</h2>',
                     '<p class="note">Loss (Eq. 6) and pair accuracy per epoch, one line per '
                     'trial, from each run\'s train_log.jsonl.</p>'], {}
@@ -189,7 +189,7 @@ def curves_section(reports, units, results):
 
 
 def _visrank_cached(out_dir, ckpt, probes, top):
-    from rcnreid.visrank import read_index
+    from rcnreid.viz.visrank import read_index
     idx = read_index(out_dir)
     if not idx or idx.get("checkpoint") != os.path.abspath(ckpt):
         return None
@@ -204,7 +204,7 @@ def _visrank_cached(out_dir, ckpt, probes, top):
 
 def visrank_section(datasets, units, results, probes=3, top=5, log=print):
     """A few ranked-gallery pictures per dataset from the first finished trial of a deep row."""
-    from rcnreid.visrank import visrank
+    from rcnreid.viz.visrank import visrank
     out = ['<h2 id="galleries">Ranked galleries</h2>',
            '<p class="note">Per dataset, from the first finished trial of the Deep RCN: the '
            'worst-ranked probes and a random one; each probe (blue) with its top %d gallery '
@@ -289,7 +289,7 @@ def build_report(results, out_path=None, probes=3, top=5, log=print):
         raise UserError("%s: no table results (table*.json); run `make table2` (or another "
                         "table) first" % results)
     out_path = out_path or os.path.join(results, "report.html")
-    from rcnreid.atomic import check_out_path
+    from rcnreid.store.atomic import check_out_path
     check_out_path(out_path, "--out", "report.html", kind="html")
     commit = checkout_commit()
     units = {}
@@ -328,12 +328,8 @@ def main(argv=None):
     p.add_argument("--probes", type=int, default=3, help="ranked-gallery pictures per dataset")
     p.add_argument("--top", type=int, default=5, help="gallery sequences per picture")
     args = p.parse_args(argv)
-    try:
-        build_report(args.results, args.out, probes=args.probes, top=args.top)
-    except UserError as exc:
-        print("report: error: %s" % exc, file=sys.stderr)
-        return 2
-    return 0
+    return exit_status("report", lambda: build_report(args.results, args.out, probes=args.probes,
+                                                      top=args.top) and None)
 
 
 if __name__ == "__main__":

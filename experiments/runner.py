@@ -24,7 +24,7 @@ from experiments.cache import as_percent_cmc, cache_path, read_cached, unit_lock
 from experiments.options import DATASETS, Options, Row, RowNotRun  # noqa: F401 - the vocabulary
 from experiments.pool import resolve_units, run_in_processes
 from experiments.table_report import build_report, write_outputs
-from rcnreid.atomic import write_json
+from rcnreid.store.atomic import write_json
 from rcnreid.errors import UserError
 
 
@@ -40,7 +40,7 @@ class Context:
 
     @property
     def profile(self):
-        """The registry's :class:`rcnreid.configs.Profile` of this run."""
+        """The registry's :class:`rcnreid.configs.registry.Profile` of this run."""
         return self.options.profile_spec
 
     @property

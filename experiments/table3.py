@@ -1,8 +1,8 @@
 """Table 3: temporal pooling on top of the ConvGRUs (Section 5.4.2).
 
 "Max pooling" is a network trained with max temporal pooling (the ``pool_max`` row of
-rcnreid.configs), scored with the learned similarity of Eq. 5 like "Average pooling", which is
-the network trained with average pooling (the Deep RCN of Table 2 in the default reading). Fisher
+rcnreid.configs.registry), scored with the learned similarity of Eq. 5 like "Average pooling", which
+is the network trained with average pooling (the Deep RCN of Table 2 in the default reading). Fisher
 vector pooling re-pools the frame outputs of the average-trained network, compared by Euclidean
 distance. The extra row "Max pooling (re-pooled average net)" is not in the paper: the
 average-trained network's frame outputs max-pooled after training, compared by Euclidean distance

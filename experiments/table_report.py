@@ -15,7 +15,7 @@ import numpy as np
 from experiments.cache import read_cached
 from experiments.datasets import PAPER_PROTOCOLS
 from experiments.options import DATASETS, RANKS
-from rcnreid.atomic import write_json, write_text
+from rcnreid.store.atomic import write_json, write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PAPER_NUMBERS = os.path.join(HERE, "paper_numbers.json")
@@ -38,8 +38,8 @@ def paper_title(table_id, path=PAPER_NUMBERS):
 
 def training_curves(options, dataset, key):
     """``[{"trial": K, "png": path relative to the results folder}]``: the training curves
-    (``training.png``, drawn by ``rcnreid.train`` when a run ends) of the run folders that the
-    unit's cached results name (``out_dir``), where they exist."""
+    (``training.png``, drawn by :mod:`experiments.trials` when a run ends) of the run folders that
+    the unit's cached results name (``out_dir``), where they exist."""
     out = []
     for t in options.trials:
         run = (read_cached(options, dataset, t, key) or {}).get("out_dir")

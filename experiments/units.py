@@ -23,8 +23,8 @@ unit                               rows
 ``baseline/<name>``                Tables 4 and 5 hand-crafted rows (``rcnreid.baselines.registry``)
 =================================  ==============================================================
 
-Every network is the registry's configuration (:func:`rcnreid.configs.get_config`) of its row at
-the run's profile, under the run's reading and ``--set`` overrides.
+Every network is the registry's configuration (:func:`rcnreid.configs.registry.get_config`) of its
+row at the run's profile, under the run's reading and ``--set`` overrides.
 """
 import os
 
@@ -33,16 +33,17 @@ import numpy as np
 
 from experiments.cache import unit_lock
 from experiments.options import RowNotRun
+from experiments.trials import run_trial, run_vgg_trial
 from rcnreid.baselines.registry import REGISTRY as BASELINES
-from rcnreid.checkpoint import final_checkpoint, load_model
-from rcnreid.cmc import cmc_curve
-from rcnreid.configs import get_config
+from rcnreid.engine.checkpoint import final_checkpoint
+from rcnreid.engine.trained_model import load_model
+from rcnreid.evaluation.cmc import cmc_curve
+from rcnreid.configs.registry import get_config
 from rcnreid.data.reader import ReIDDataset
-from rcnreid.extract import extract_features
-from rcnreid.finetune import fc7_features, finetuned_weights, run_vgg_trial
-from rcnreid.fisher import FisherVectorEncoder
+from rcnreid.evaluation.extract import extract_features
+from rcnreid.vgg.finetune import fc7_features, finetuned_weights
+from rcnreid.nn.fisher import FisherVectorEncoder
 from rcnreid.metric.pipeline import evaluate_metric
-from rcnreid.train import run_trial
 
 #: Registry rows trained and evaluated by ``rcn/<row>`` units.
 RCN_ROWS = ("deep_rcn", "deep_rcn_9x9_1x1", "rcn_ind", "pool_average", "pool_max")
@@ -55,8 +56,9 @@ BASELINES_T5 = ("GEI+RSVM", "HOG3D+DVR", "Color+LFDA", "STFV3D+LFDA", "STFV3D+KI
 def cmc_from_distance(dist, probe_ids, gallery_ids):
     """CMC (fractions, ranks 1..G) of a probe x gallery distance matrix (smaller = closer).
 
-    The same computation and tie rule as the deep rows' evaluation (:func:`rcnreid.cmc.cmc_curve`,
-    pessimistic ties), so every row of a table is ranked the same way.
+    The same computation and tie rule as the deep rows' evaluation
+    (:func:`rcnreid.evaluation.cmc.cmc_curve`, pessimistic ties), so every row of a table is ranked
+    the same way.
     """
     return cmc_curve(dist, probe_ids, gallery_ids, max_rank=len(gallery_ids),
                      higher_is_better=False)
@@ -66,7 +68,8 @@ def cmc_from_distance(dist, probe_ids, gallery_ids):
 # the deep model (Tables 2 and 3, and the base of Tables 4 and 5)
 
 def row_config(ctx, row):
-    """The :class:`rcnreid.configs.RunConfig` that unit ``rcn/<row>`` trains in this run."""
+    """The :class:`rcnreid.configs.registry.RunConfig` that unit ``rcn/<row>`` trains in this
+    run."""
     opts = ctx.options
     return get_config(row, opts.profile, reading=opts.reading, overrides=opts.overrides)
 
@@ -104,8 +107,8 @@ def sequence_features(ctx, row="deep_rcn", level="sequence"):
     """Features of every sequence of the dataset from this trial's trained model, cached on disk.
 
     ``level="sequence"``: h̄ (N, D); ``level="frame"``: a list of (L_i, D) frame outputs
-    (Table 3). Extraction is :func:`rcnreid.extract.extract_features`; the HDF5 file it writes is
-    kept beside the checkpoint and read back by every row that needs it.
+    (Table 3). Extraction is :func:`rcnreid.evaluation.extract.extract_features`; the HDF5 file it
+    writes is kept beside the checkpoint and read back by every row that needs it.
     """
     ckpt = trained_checkpoint(ctx, row)
     path = os.path.join(os.path.dirname(ckpt), "features-%s.h5" % level)

@@ -18,7 +18,7 @@ import importlib
 import pkgutil
 import sys
 
-from rcnreid.errors import UserError
+from rcnreid.errors import exit_status
 
 #: The entry-point group read for commands that live outside :mod:`rcnreid.commands`.
 ENTRY_POINT_GROUP = "rcnreid.commands"
@@ -35,13 +35,27 @@ def _entry_point_modules():
     return mods
 
 
-def _command_modules():
-    import rcnreid.commands as pkg
+#: What a command module defines.
+COMMAND_NAMES = ("NAME", "HELP", "add_arguments", "run")
+
+
+def command_modules_in(pkg, skip=()):
+    """The modules of package ``pkg`` that define :data:`COMMAND_NAMES`, sorted by module name
+    (private ones and those named in ``skip`` left out): rcnreid's sub-commands, and the
+    converters of ``rcnreid prepare`` (:mod:`data_prep.command`)."""
     mods = []
     for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.name in skip:
             continue
-        mods.append(importlib.import_module("rcnreid.commands." + info.name))
+        mod = importlib.import_module(pkg.__name__ + "." + info.name)
+        if all(hasattr(mod, a) for a in COMMAND_NAMES):
+            mods.append(mod)
+    return mods
+
+
+def _command_modules():
+    import rcnreid.commands as pkg
+    mods = command_modules_in(pkg)
     names = {m.NAME for m in mods}
     mods.extend(m for m in _entry_point_modules() if m.NAME not in names)
     return mods
@@ -61,19 +75,16 @@ def build_parser():
     return parser
 
 
+def _parse_and_run(argv):
+    # Building the parser imports the command modules, some of which import Theano through
+    # rcnreid.backend.theano_env: a GPU requested without pygpu is reported here, as one line.
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args._run(args)
+
+
 def main(argv=None):
-    try:
-        # Building the parser imports the command modules, some of which import Theano through
-        # rcnreid.theano_env: a GPU requested without pygpu is reported here, as one line.
-        parser = build_parser()
-        args = parser.parse_args(argv)
-        return int(args._run(args) or 0)
-    except UserError as exc:
-        print("rcnreid: error: %s" % exc, file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("rcnreid: interrupted", file=sys.stderr)
-        return 130
+    return exit_status("rcnreid", lambda: _parse_and_run(argv))
 
 
 if __name__ == "__main__":

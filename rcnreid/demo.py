@@ -23,10 +23,11 @@ def cmc_table(res, ranks=(1, 5, 10, 20)):
 def run_demo(out_dir, seed=0, log=print, persons=DEMO_PERSONS, config="quick"):
     """Run the whole pipeline into ``out_dir``; returns the evaluation result dict."""
     from rcnreid.data.synthetic import make_synthetic_h5
-    from rcnreid.configs import get_config
-    from rcnreid.evaluate import evaluate
-    from rcnreid.plots import plot_cmc
-    from rcnreid.train import train
+    from rcnreid.configs.registry import get_config
+    from rcnreid.evaluation.evaluate import evaluate
+    from rcnreid.viz.cmc_plot import plot_cmc
+    from rcnreid.engine.train import train
+    from rcnreid.viz.training_plot import plot_finished_run
 
     out_dir = os.path.abspath(os.fspath(out_dir))
     os.makedirs(out_dir, exist_ok=True)
@@ -40,6 +41,7 @@ def run_demo(out_dir, seed=0, log=print, persons=DEMO_PERSONS, config="quick"):
     run_dir = os.path.join(out_dir, "run-trial0")
     log("[2/4] training %s for %d epochs into %s" % (cfg.name, cfg.train.epochs, run_dir))
     ckpt = train(data, 0, cfg, run_dir, resume=True, seed=seed, log=log)
+    plot_finished_run(run_dir, log)
     log("[3/4] evaluating on the test people of trial 0")
     res_path = os.path.join(out_dir, "cmc-trial0.json")
     res = evaluate(data, ckpt, 0, out_path=res_path, log=log)
@@ -61,13 +63,8 @@ def run_demo(out_dir, seed=0, log=print, persons=DEMO_PERSONS, config="quick"):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     out = argv[0] if argv else "demo-output"
-    from rcnreid.errors import UserError
-    try:
-        run_demo(out)
-    except UserError as exc:
-        print("rcnreid demo: error: %s" % exc, file=sys.stderr)
-        return 2
-    return 0
+    from rcnreid.errors import exit_status
+    return exit_status("rcnreid demo", lambda: run_demo(out))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
 # - Debian's libopenblas-dev (when missing and we are root): Theano links its BLAS ops against it.
 #   Without it rcnreid still runs, on numpy's C-API fallback, more slowly.
 # - Debian's libdnnl-dev (oneDNN; when missing and root): CPU convolutions 3x faster than
-#   Theano's CorrMM (rcnreid/onednn_conv.py, docs/SPEED.md). Without it rcnreid uses CorrMM.
+#   Theano's CorrMM (rcnreid/backend/onednn_conv.py, docs/SPEED.md). Without it rcnreid uses CorrMM.
 # - python3-venv / python3-dev (Debian system Python only, when missing and root): the venv
 #   module and Python.h, which Theano needs to compile its C code.
 # - Debian's chromium (optional, when missing and root): the headless browser of the HTML
@@ -47,7 +47,7 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so '; then
     fi
 fi
 
-# oneDNN for the CPU convolutions (issue 18): rcnreid/onednn_conv.py compiles a small C file
+# oneDNN for the CPU convolutions (issue 18): rcnreid/backend/onednn_conv.py compiles a small C file
 # against it at first use. Never fatal: without it the convolutions are Theano's CorrMM.
 # RCNREID_NO_ONEDNN=1 skips this step.
 if [ -z "${RCNREID_NO_ONEDNN:-}" ] && [ ! -e /usr/include/oneapi/dnnl/dnnl.h ] \
@@ -119,6 +119,6 @@ if [ -d "$DEB_PYGPU" ] && ! "$VENV/bin/python" -c 'import pygpu' >/dev/null 2>&1
     fi
 fi
 
-"$VENV/bin/python" -c "import rcnreid.theano_env, numpy, scipy, h5py, PIL, matplotlib, sklearn, cv2, pytest, xdist" \
+"$VENV/bin/python" -c "import rcnreid.backend.theano_env, numpy, scipy, h5py, PIL, matplotlib, sklearn, cv2, pytest, xdist" \
     || { echo "[bootstrap] the installation is incomplete (see the pip output above)" >&2; exit 1; }
-say "ready: $("$VENV/bin/python" -c 'import numpy; from rcnreid.theano_env import theano; print("Theano", theano.__version__, "numpy", numpy.__version__)')"
+say "ready: $("$VENV/bin/python" -c 'import numpy; from rcnreid.backend.theano_env import theano; print("Theano", theano.__version__, "numpy", numpy.__version__)')"

@@ -4,11 +4,11 @@ it)::
 
     python scripts/convert_vgg_weights.py IN OUT.npz [--layout rcnreid|tf]
 
-The conversion lives in :mod:`rcnreid.weights_convert`.
+The conversion lives in :mod:`rcnreid.vgg.weights_convert`.
 """
 import sys
 
-from rcnreid.weights_convert import convert, read_lasagne_pickle  # noqa: F401
+from rcnreid.vgg.weights_convert import convert, read_lasagne_pickle  # noqa: F401
 
 
 def main(argv=None):

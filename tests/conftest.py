@@ -2,12 +2,12 @@
 
 pytest-xdist workers (``make test`` runs ``TEST_JOBS`` of them) share the machine's cores: each
 worker gets ``cores // workers`` OpenMP and BLAS threads (at least one), set here before any test
-module imports :mod:`rcnreid.theano_env`, which otherwise gives every process every core
+module imports :mod:`rcnreid.backend.theano_env`, which otherwise gives every process every core
 (issue 18). A variable the user set is left alone.
 """
 import os
 
-from rcnreid.threads import usable_cores
+from rcnreid.backend.threads import usable_cores
 
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
 if _workers > 1:

@@ -9,19 +9,19 @@ import numpy as np
 
 
 def _ops(fn):
-    from rcnreid.gpu_check import _walk_ops
+    from rcnreid.diagnostics.gpu_check import _walk_ops
     return [type(n.op).__name__ for n in _walk_ops(fn.maker.fgraph)]
 
 
 def case_init():
-    from rcnreid.theano_env import describe
+    from rcnreid.backend.theano_env import describe
     d = describe()
     assert d["gpu_active"] and d["device"].startswith("opencl"), d
 
 
 def case_elemwise():
     """Elementwise work on a shared variable: moved by GraphToGPU, fused, compiled as a kernel."""
-    from rcnreid.theano_env import T, theano
+    from rcnreid.backend.theano_env import T, theano
     w = theano.shared(np.linspace(-1, 1, 6).astype("float32"), name="w")
     x = T.fvector("x")
     fn = theano.function([x], T.exp(w * x) * 2 + T.tanh(x))
@@ -38,7 +38,7 @@ def case_elemwise():
 
 def case_join():
     """Ops built on HideC (join, alloc, reshape) compile as GPU C code."""
-    from rcnreid.theano_env import T, theano
+    from rcnreid.backend.theano_env import T, theano
     a, b = T.fmatrix("a"), T.fmatrix("b")
     fn = theano.function([a, b], T.concatenate([a, b * 2], axis=1).reshape((-1,)))
     assert "GpuJoin" in _ops(fn), _ops(fn)
@@ -48,7 +48,7 @@ def case_join():
 
 def case_conv():
     """A convolution and both its gradients become GPU convolutions."""
-    from rcnreid.theano_env import T, theano
+    from rcnreid.backend.theano_env import T, theano
     rng = np.random.RandomState(0)
     w = theano.shared(rng.randn(4, 3, 3, 3).astype("float32"), name="w")
     x = T.tensor4("x")
@@ -74,7 +74,7 @@ def case_conv():
 
 def case_maxmin():
     """maximum/minimum kernels build in OpenCL C and propagate NaN like numpy."""
-    from rcnreid.theano_env import T, theano
+    from rcnreid.backend.theano_env import T, theano
     a, b = T.fvector("a"), T.fvector("b")
     fn = theano.function([a, b], [T.maximum(a, b), T.minimum(a, b)])
     assert "GpuElemwise" in _ops(fn), _ops(fn)
@@ -86,7 +86,7 @@ def case_maxmin():
 
 
 def _scan_case(k, n):
-    from rcnreid.theano_env import T, theano
+    from rcnreid.backend.theano_env import T, theano
     x0 = T.fvector("x0")
     out, _ = theano.scan(lambda prev: prev * 1.5 + 1.0, outputs_info=[x0], n_steps=n)
     fn = theano.function([x0], out[-k:])
@@ -112,7 +112,7 @@ def case_scan_rotation():
 def case_gemv_beta0():
     """A matrix-vector product whose output buffer is recycled device memory holding NaN (how a
     full test-suite run once got NaN losses from gpu-check): the product must not read it."""
-    from rcnreid.theano_env import T, theano            # first: it configures Theano
+    from rcnreid.backend.theano_env import T, theano            # first: it configures Theano
     import pygpu
     from theano.gpuarray.type import get_context
     a, v = T.fmatrix("a"), T.fvector("v")

@@ -50,7 +50,7 @@ DEFAULT_SETTINGS = "onednn-1,corrmm-1,onednn-2,corrmm-2,onednn-1-avx2,corrmm-1-a
 def default_settings(env=None):
     """DEFAULT_SETTINGS, less the ``-avx2`` ones where the environment sets OpenBLAS's kernels."""
     env = os.environ if env is None else env
-    from rcnreid.threads import ADDED
+    from rcnreid.backend.threads import ADDED
     machine = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
                if env.get(v, "").strip() and env[v] != ADDED.get(v)]
     return ",".join(s for s in DEFAULT_SETTINGS.split(",")
@@ -59,7 +59,7 @@ def default_settings(env=None):
 
 def setting_env(setting, base=None):
     """The environment of one setting (see the module docstring)."""
-    from rcnreid.threads import ADDED
+    from rcnreid.backend.threads import ADDED
     env = {k: v for k, v in (os.environ if base is None else base).items()
            if ADDED.get(k) != v}           # as the machine set it, without rcnreid's additions
     parts = setting.split("-")

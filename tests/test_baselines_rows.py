@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from rcnreid.baselines.registry import ROWS, TABLE4, TABLE5, run_row
-from rcnreid.cmc import cmc_curve
+from rcnreid.evaluation.cmc import cmc_curve
 from rcnreid.errors import UserError
 
 TRIALS = (0, 1, 2)

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from rcnreid.bench import (FORMS, KEYS, _Prepared, bench_setup, child_env, compare_forms,
-                           compare_settings, format_comparison, format_settings, run_child,
-                           thread_settings)
+from rcnreid.diagnostics.bench import (FORMS, KEYS, _Prepared, bench_setup, child_env,
+                                       compare_forms, compare_settings, format_comparison,
+                                       format_settings, run_child, thread_settings)
 from rcnreid.errors import UserError
-from rcnreid.configs import get_config
-from rcnreid.summary import gflop_per_sequence
+from rcnreid.configs.registry import get_config
+from rcnreid.nn.summary import gflop_per_sequence
 
 
 def test_bench_json_has_every_key():

@@ -1,13 +1,14 @@
-"""The one registry of named configurations (rcnreid.configs) and its ``--set`` overrides, as
-training, the benchmark and the experiments read them (no Theano graph is compiled here)."""
+"""The one registry of named configurations (rcnreid.configs.registry) and its ``--set`` overrides,
+as training, the benchmark and the experiments read them (no Theano graph is compiled here)."""
 import json
 import subprocess
 import sys
 
 import pytest
 
-from rcnreid import configs
-from rcnreid.configs import PROFILES, apply_overrides, get_config, parse_override, profile_of
+from rcnreid.configs import registry as configs
+from rcnreid.configs.registry import (PROFILES, apply_overrides, get_config, parse_override,
+                                      profile_of)
 from rcnreid.errors import UserError
 
 
@@ -69,7 +70,7 @@ def test_bad_overrides_are_one_line_user_errors(bad, words):
 
 def test_train_command_records_set_and_reading_in_the_config(monkeypatch, tmp_path):
     from rcnreid import cli
-    import rcnreid.train as trainlib
+    import rcnreid.engine.train as trainlib
     seen = {}
 
     def fake_train(data, trial, cfg, out, **kw):

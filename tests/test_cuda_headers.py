@@ -1,4 +1,5 @@
-"""cuDNN 8/9: rcnreid/cuda/rcnreid_cudnn_compat.h and the fix that adds it to Theano's cuDNN ops.
+"""cuDNN 8/9: rcnreid/backend/cuda/rcnreid_cudnn_compat.h and the fix that adds it to Theano's cuDNN
+ops.
 
 1. The header's algorithm choice, compiled with gcc against a fake cudnn.h whose *_v7 queries
    return results we choose (no CUDA needed; always runs where gcc is).
@@ -18,8 +19,8 @@ import textwrap
 
 import pytest
 
-from rcnreid import theano_fixes
-from rcnreid.cuda import headers
+from rcnreid.backend import theano_fixes
+from rcnreid.backend.cuda import headers
 
 HEADER_DIR = theano_fixes.CUDA_HEADER_DIR
 FIX = "cudnn8_removed_algo_queries"
@@ -201,7 +202,7 @@ def _sources(out_dir, cudnn_version, disable=None):
     env.pop("THEANO_FLAGS", None)
     if disable:
         env["RCNREID_DISABLE_FIXES"] = disable
-    proc = subprocess.run([sys.executable, "-m", "rcnreid.cuda.compile_check", str(out_dir),
+    proc = subprocess.run([sys.executable, "-m", "rcnreid.backend.cuda.compile_check", str(out_dir),
                            "--cudnn-version", str(cudnn_version)], env=env,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -222,7 +223,7 @@ def header_set(request, tmp_path_factory):
 @needs_headers
 @pytest.mark.parametrize("op", list(DNN_CONV) + OTHERS)
 def test_gpu_conv_op_compiles_against_current_cuda_and_cudnn(header_set, op):
-    from rcnreid.cuda.compile_check import compile_source
+    from rcnreid.backend.cuda.compile_check import compile_source
     ok, out = compile_source(os.path.join(header_set["fixed"], op + ".cpp"), header_set["dirs"])
     assert ok, "%s does not compile against %s headers:\n%s" % (op, header_set["name"],
                                                                   out[-3000:])
@@ -231,7 +232,7 @@ def test_gpu_conv_op_compiles_against_current_cuda_and_cudnn(header_set, op):
 @needs_headers
 @pytest.mark.parametrize("op", list(DNN_CONV))
 def test_cudnn_conv_does_not_compile_without_the_fix(header_set, op):
-    from rcnreid.cuda.compile_check import compile_source
+    from rcnreid.backend.cuda.compile_check import compile_source
     src = os.path.join(header_set["unfixed"], op + ".cpp")
     with open(src) as f:
         assert theano_fixes.CUDNN_COMPAT_HEADER not in f.read()

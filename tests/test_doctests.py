@@ -5,8 +5,9 @@ import importlib
 
 import pytest
 
-MODULES = ["rcnreid.configs", "rcnreid.cmc", "rcnreid.data.augment", "rcnreid.epoch_loop",
-           "rcnreid.gru_step"]
+MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc",
+           "rcnreid.data.augment", "rcnreid.engine.epoch_loop",
+           "rcnreid.nn.gru_step"]
 
 
 @pytest.mark.parametrize("name", MODULES)

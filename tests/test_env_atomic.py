@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from rcnreid.atomic import atomic_path, write_json
+from rcnreid.store.atomic import atomic_path, write_json
 
 
 def test_atomic_path_renames_on_success(tmp_path):

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from rcnreid.theano_env import T, describe, theano
+from rcnreid.backend.theano_env import T, describe, theano
 
 INFO_KEYS = {"python", "theano", "numpy", "device", "floatX", "blas_ldflags", "scan_impl",
              "compiledir", "cuda_available"}
@@ -65,7 +65,7 @@ def test_describe_reports_workarounds():
     d = describe()
     assert INFO_KEYS <= set(d)
     assert d["floatX"] == "float32"
-    from rcnreid.theano_env import STATE
+    from rcnreid.backend.theano_env import STATE
     if "openmp" not in STATE["user_flags"]:     # issue 18: on unless one OpenMP thread
         assert d["openmp"] is (os.environ["OMP_NUM_THREADS"] != "1")
     if sys.version_info >= (3, 11):
@@ -73,7 +73,8 @@ def test_describe_reports_workarounds():
 
 
 def test_user_theano_flags_win():
-    r = _run("import rcnreid.theano_env as e; print(e.theano.config.floatX, e.theano.config.blas__ldflags)",
+    r = _run("import rcnreid.backend.theano_env as e; "
+             "print(e.theano.config.floatX, e.theano.config.blas__ldflags)",
              {"THEANO_FLAGS": "floatX=float64,blas__ldflags="})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["float64"], r.stdout  # empty ldflags prints nothing after floatX
@@ -82,7 +83,8 @@ def test_user_theano_flags_win():
 def test_theanorc_wins(tmp_path):
     rc = tmp_path / "theanorc"
     rc.write_text("[global]\nfloatX = float64\n[blas]\nldflags = -lblas_from_rc\n")
-    r = _run("import rcnreid.theano_env as e; print(e.theano.config.floatX, e.theano.config.blas__ldflags)",
+    r = _run("import rcnreid.backend.theano_env as e; "
+             "print(e.theano.config.floatX, e.theano.config.blas__ldflags)",
              {"THEANORC": str(rc)})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == ["float64", "-lblas_from_rc"]

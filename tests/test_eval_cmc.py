@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from rcnreid.cmc import aggregate_trials, cmc_curve, evaluate_scores, mean_average_precision
+from rcnreid.evaluation.cmc import (aggregate_trials, cmc_curve, evaluate_scores,
+                                    mean_average_precision)
 from rcnreid.errors import UserError
 
 
@@ -43,13 +44,13 @@ def test_ties_are_pessimistic_by_default_and_optimistic_on_request():
 
 
 def test_saturated_sigmoids_are_ranked_by_their_logits():
-    from rcnreid.similarity import similarity_matrix
+    from rcnreid.nn.similarity import pairwise_similarity
     # Eq. 5 with v = 1, c = 0: the probe's true match has logit 60, a wrong entry logit 40, both
     # above float64's saturation (~36.7), so both similarities are exactly 1.0
     ha = np.array([[1.0]])
     hb = np.array([[40.0], [60.0], [-3.0]])           # gallery ids 1, 2, 3; probe id 2
-    S = similarity_matrix(ha, hb, np.ones(1), 0.0)
-    L = similarity_matrix(ha, hb, np.ones(1), 0.0, logits=True)
+    S = pairwise_similarity(ha, hb, np.ones(1), 0.0)
+    L = pairwise_similarity(ha, hb, np.ones(1), 0.0, logits=True)
     assert S[0, 0] == S[0, 1] == 1.0
     # without a tie-break the pessimistic rule calls the confident correct match wrong
     assert cmc_curve(S, [2], [1, 2, 3], 3)[0] == 0.0
@@ -116,9 +117,9 @@ def test_aggregation_over_two_trials_gives_mean_and_std():
 
 
 def test_augmentation_pairings_average_the_documented_pairs():
-    from rcnreid.configs import TrainConfig
-    from rcnreid.evaluate import similarity_matrix
-    from rcnreid.similarity import similarity_matrix as eq5
+    from rcnreid.configs.registry import TrainConfig
+    from rcnreid.evaluation.evaluate import augmented_similarity
+    from rcnreid.nn.similarity import pairwise_similarity as eq5
 
     class Stub:                                   # Eq. 5 with a fixed v, c
         v, c = np.array([0.5, -1.0, 2.0]), 0.1
@@ -132,9 +133,9 @@ def test_augmentation_pairings_average_the_documented_pairs():
     u = lambda a, b: (Hp[a] * Stub.v) @ Hg[b].T + Stub.c   # noqa: E731
     matched = np.mean([sig(u(a, a)) for a in range(3)], axis=0)
     every = np.mean([sig(u(a, b)) for a in range(3) for b in range(3)], axis=0)
-    np.testing.assert_allclose(similarity_matrix(Stub(), Hp, Hg), matched)
-    np.testing.assert_allclose(similarity_matrix(Stub(), Hp, Hg, pairing="all"), every)
-    np.testing.assert_allclose(similarity_matrix(Stub(), Hp, Hg, logits=True, pairing="all"),
+    np.testing.assert_allclose(augmented_similarity(Stub(), Hp, Hg), matched)
+    np.testing.assert_allclose(augmented_similarity(Stub(), Hp, Hg, pairing="all"), every)
+    np.testing.assert_allclose(augmented_similarity(Stub(), Hp, Hg, logits=True, pairing="all"),
                                np.mean([u(a, b) for a in range(3) for b in range(3)], axis=0))
     assert not np.allclose(matched, every)
     assert TrainConfig().aug_pairing == "matched"

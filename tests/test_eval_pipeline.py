@@ -10,16 +10,16 @@ import os
 import numpy as np
 import pytest
 
-from rcnreid import checkpoint as ckptlib
-from rcnreid.cmc import cmc_curve
-from rcnreid.configs import get_config
+from rcnreid.engine.trained_model import load_model
+from rcnreid.evaluation.cmc import cmc_curve
+from rcnreid.configs.registry import get_config
 from rcnreid.errors import UserError
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     from data_prep.synth import make_synthetic_h5
-    from rcnreid.train import train
+    from rcnreid.engine.train import train
     root = tmp_path_factory.mktemp("evalrun")
     data = str(root / "synth.h5")
     make_synthetic_h5(data, layout="ilidsvid", persons=10, seed=1)
@@ -34,7 +34,7 @@ def _sigmoid(u):
 def test_similarity_matrix_is_eq5_averaged_over_augmentations(trained, tmp_path):
     from rcnreid.data import augment
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.evaluate import evaluate
+    from rcnreid.evaluation.evaluate import evaluate
     data, ckpt, _ = trained
     out, scores = str(tmp_path / "res.json"), str(tmp_path / "s.npz")
     res = evaluate(data, ckpt, 0, test_augs="center_mirror", out_path=out, scores_path=scores,
@@ -43,7 +43,7 @@ def test_similarity_matrix_is_eq5_averaged_over_augmentations(trained, tmp_path)
         assert json.load(f)["cmc"] == res["cmc"]
     S = np.load(scores)["similarity"]
 
-    model = ckptlib.load_model(ckpt)
+    model = load_model(ckpt)
     cfg = model.run_config
     rep = model.build_represent()
     ds = ReIDDataset(data)
@@ -98,11 +98,11 @@ class _CountingModel:
 
 def test_each_sequence_is_represented_once_per_augmentation(trained):
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.evaluate import evaluate
+    from rcnreid.evaluation.evaluate import evaluate
     data, ckpt, _ = trained
     ds = ReIDDataset(data)
     _, test_p = ds.split(0)
-    counting = _CountingModel(ckptlib.load_model(ckpt))
+    counting = _CountingModel(load_model(ckpt))
     res = evaluate(data, ckpt, 0, test_augs="center_mirror", model=counting, log=None)
     P = G = len(test_p)
     A = 2
@@ -117,11 +117,11 @@ def test_extract_writes_representations_in_dataset_order(trained, tmp_path):
     import h5py
     from rcnreid.data import augment
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.extract import extract_features
+    from rcnreid.evaluation.extract import extract_features
     data, ckpt, _ = trained
     ds = ReIDDataset(data)
     path = extract_features(data, ckpt, str(tmp_path / "f.h5"), augs="center", log=None)
-    model = ckptlib.load_model(ckpt)
+    model = load_model(ckpt)
     cfg = model.run_config
     rep = model.build_represent()
     with h5py.File(path, "r") as f:
@@ -152,7 +152,7 @@ def _write_sequence(folder, frames):
 
 def test_rank_folders_ranks_readable_folders_and_reports_broken_ones(trained, tmp_path):
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.rank_folders import rank_folders
+    from rcnreid.evaluation.rank_folders import rank_folders
     data, ckpt, _ = trained
     ds = ReIDDataset(data)
     _, test_p = ds.split(0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rcnreid.errors import UserError
-from rcnreid.plots import legend_label, load_result, plot_cmc
+from rcnreid.viz.cmc_plot import legend_label, load_result, plot_cmc
 
 
 def test_plot_writes_png_and_pdf_with_rank1_labels(tmp_path):

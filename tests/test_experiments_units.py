@@ -10,7 +10,7 @@ import pytest
 
 from experiments import runner, units
 from experiments.runner import Options, RowNotRun
-from rcnreid.configs import PROFILES
+from rcnreid.configs.registry import PROFILES
 
 
 class FakeDataset:

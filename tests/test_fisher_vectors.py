@@ -1,9 +1,10 @@
-"""Fisher vectors (rcnreid.fisher) against a direct loop over the formulas of Perronnin et al. 2010."""
+"""Fisher vectors (rcnreid.nn.fisher) against a direct loop over the formulas of Perronnin et al.
+2010."""
 import numpy as np
 import pytest
 
 from rcnreid.errors import UserError
-from rcnreid.fisher import FisherVectorEncoder
+from rcnreid.nn.fisher import FisherVectorEncoder
 
 
 def _two_blobs(seed=0, n=200, d=3):

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.skipif(WHY is not None, reason=str(WHY))
 def test_gpu_check_trains_the_same_on_device_and_cpu(tmp_path):
     """(a) no CPU convolution or scan in the device's training step, (b) losses, parameters
     and representation equal the CPU's to float32 rounding, (c) checkpoints cross devices."""
-    from rcnreid.gpu_check import compare, run_check
+    from rcnreid.diagnostics.gpu_check import compare, run_check
     lines = []
     good, verdict = run_check(DEVICE, steps=2, keep=str(tmp_path), log=lines.append)
     assert good, "\n".join(lines + [verdict])

@@ -3,7 +3,7 @@ tiny model's cold compilation ran for minutes with no output), and stops a worke
 import subprocess
 import sys
 
-from rcnreid import gpu_check
+from rcnreid.diagnostics import gpu_check
 
 
 def _fake_worker(monkeypatch, tmp_path, seconds):

@@ -1,4 +1,5 @@
-"""rcnreid.gpu_env names the missing piece of a CUDA device (rcnreid info, rcnreid gpu-check).
+"""rcnreid.backend.gpu_probe names the missing piece of a CUDA device (rcnreid info, rcnreid
+gpu-check).
 
 The loaders are faked: ``gpu_env._open`` answers for the library names we choose, and versioned
 copies are files in temporary folders, so every case runs on a machine without CUDA. The last
@@ -10,7 +11,7 @@ import sys
 
 import pytest
 
-from rcnreid import gpu_env
+from rcnreid.backend import gpu_probe as gpu_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -2,8 +2,8 @@
 
 Every case of tests/opencl_cases.py runs in its own process with ``device=opencl0:0``: it must
 compile onto the device with no optimiser error and give numpy's numbers. Then each GPU repair
-of :mod:`rcnreid.theano_fixes` is switched off in turn (RCNREID_DISABLE_FIXES) and the case that
-needs it must fail: the repairs are all necessary. The whole network on the device is
+of :mod:`rcnreid.backend.theano_fixes` is switched off in turn (RCNREID_DISABLE_FIXES) and the case
+that needs it must fail: the repairs are all necessary. The whole network on the device is
 tests/test_gpu_check_opencl.py (a file of its own, so pytest-xdist runs the two in parallel).
 
 Where pygpu or an OpenCL driver is missing, every test here skips with one line saying which.
@@ -88,7 +88,7 @@ CUDA_ONLY = {"cudnn8_removed_algo_queries"}
 
 
 def test_every_gpu_repair_has_a_case():
-    from rcnreid import theano_fixes
+    from rcnreid.backend import theano_fixes
     assert {f.name for f in theano_fixes.FIXES if f.gpu} == set(NEEDED_BY) | CUDA_ONLY
 
 

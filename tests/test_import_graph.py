@@ -1,5 +1,6 @@
 """The direction of dependencies: ``data_prep`` and ``experiments`` build on ``rcnreid``, the
-library never reaches into them, and rcnreid's modules import each other without cycles.
+library never reaches into them, rcnreid's subpackages sit on floors (:data:`FLOORS`: a floor
+imports only the floors below it) and its modules import each other without cycles.
 
 Imports are read from the source (ast), at any depth: module level, inside functions and
 classes, ``try`` blocks included, relative imports resolved.
@@ -116,6 +117,72 @@ def find_cycle(graph):
                 stack.append((nxt, iter(sorted(graph[nxt]))))
                 path.append(nxt)
     return None
+
+
+#: rcnreid's subpackages and top modules, lowest floor first (docs/DEVELOPING.md, "Layout"). A
+#: module imports its own group and the floors below its own, never one beside or above it.
+FLOORS = (
+    ("errors",),                 # UserError
+    ("config_dict",),            # the one from_dict of the configuration dataclasses
+    ("store",),                  # files on disk: atomic writers, locks
+    ("backend",),                # Theano configured, repaired, started; threads; GPU; oneDNN
+    ("rcnreid",),                # the package's __init__: the OpenBLAS kernel choice (backend)
+    ("data", "metric"),          # dataset files and network inputs; metric learning (numpy)
+    ("nn",),                     # the network of Fig. 2, its config and update rules
+    ("configs", "baselines"),    # named run configurations; hand-crafted representations
+    ("engine",),                 # training: epoch loop, trainer, checkpoints, log, resume
+    ("evaluation", "vgg"),       # CMC and evaluation; VGG-16, its fine-tuning and fc7
+    ("viz", "diagnostics"),      # pictures; benchmark, op profile, GPU check
+    ("demo",),                   # the whole pipeline on synthetic data
+    ("commands",),               # one thin module per `rcnreid` sub-command
+    ("cli",),                    # the dispatcher
+    ("__main__", "bench"),       # spellings of the command line: python -m rcnreid[.bench]
+)
+
+
+def group_of(module):
+    """``rcnreid.nn.model`` -> ``nn``; ``rcnreid`` -> ``rcnreid``; None outside the library."""
+    parts = module.split(".")
+    if parts[0] != "rcnreid":
+        return None
+    return parts[1] if len(parts) > 1 else "rcnreid"
+
+
+def test_every_library_module_has_a_floor():
+    placed = {g for floor in FLOORS for g in floor}
+    groups = {group_of(m) for m in import_graph() if group_of(m)}
+    assert groups <= placed, "give these a floor in FLOORS: %s" % sorted(groups - placed)
+
+
+def upward_imports(graph):
+    """``"module (group) -> module (group)"`` for every import beside or up the floors."""
+    floor = {g: i for i, names in enumerate(FLOORS) for g in names}
+    bad = []
+    for m, deps in graph.items():
+        a = group_of(m)
+        if a is None:
+            continue
+        for d in deps:
+            b = group_of(d)
+            if b is None or b == a or d == "rcnreid":     # own group; the enclosing package
+                continue
+            if floor[b] >= floor[a]:
+                bad.append("%s (%s) -> %s (%s)" % (m, a, d, b))
+    return sorted(bad)
+
+
+def test_library_floors_import_only_downwards():
+    bad = upward_imports(import_graph())
+    assert not bad, "imports beside or up the floors: %s" % bad
+
+
+def test_upward_imports_finds_up_and_sideways_but_not_down():
+    g = {"rcnreid.engine.train": {"rcnreid.viz.training_plot", "rcnreid.nn.model",
+                                  "rcnreid.engine.checkpoint", "rcnreid"},
+         "rcnreid.viz.visrank": {"rcnreid.diagnostics.bench"}}
+    assert upward_imports(g) == [
+        "rcnreid.engine.train (engine) -> rcnreid.viz.training_plot (viz)",
+        "rcnreid.viz.visrank (viz) -> rcnreid.diagnostics.bench (diagnostics)"]
 
 
 def test_find_cycle_finds_one():

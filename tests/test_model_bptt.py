@@ -1,5 +1,6 @@
-"""The hand-written BPTT of the fused ConvGRU (rcnreid.convgru_bptt) against Theano's own gradient
-of the same graph, for every structural variant of the recurrence, and inside the training step.
+"""The hand-written BPTT of the fused ConvGRU (rcnreid.nn.convgru_bptt) against Theano's own
+gradient of the same graph, for every structural variant of the recurrence, and inside the training
+step.
 
 (Theano's gradient of the fused graph is itself checked against finite differences of the
 independent numpy model in test_model_equations.py, and the fused forward pass against the naive
@@ -7,11 +8,11 @@ one there too.)"""
 import numpy as np
 import pytest
 
-from rcnreid.convgru_bptt import fused_gradients
-from rcnreid.model import SiameseRCN
-from rcnreid.optim import OptimConfig
-from rcnreid.similarity import bce_loss, similarity_logit
-from rcnreid.theano_env import T, theano
+from rcnreid.nn.convgru_bptt import fused_gradients
+from rcnreid.nn.model import SiameseRCN
+from rcnreid.nn.optim import OptimConfig
+from rcnreid.nn.similarity import bce_loss, similarity_logit
+from rcnreid.backend.theano_env import T, theano
 from tests.test_model_equations import VARIANTS, _data, _randomise
 
 CASES = {

@@ -3,10 +3,10 @@ and the graph's gradients against finite differences of that numpy oracle."""
 import numpy as np
 import pytest
 
-from rcnreid.model import SiameseRCN
-from rcnreid.configs import get_config
-from rcnreid.similarity import bce_loss, similarity_logit
-from rcnreid.theano_env import T, theano
+from rcnreid.nn.model import SiameseRCN
+from rcnreid.configs.registry import get_config
+from rcnreid.nn.similarity import bce_loss, similarity_logit
+from rcnreid.backend.theano_env import T, theano
 from tests.test_model_reference import loss_np, represent_np
 
 TINY = get_config("tiny").model

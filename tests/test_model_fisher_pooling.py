@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from rcnreid.errors import UserError
-from rcnreid.pooling import FisherTemporalPooling
+from rcnreid.nn.pooling import FisherTemporalPooling
 
 
 def _sequences(rng, n_ids=4, d=3):
@@ -14,7 +14,7 @@ def _sequences(rng, n_ids=4, d=3):
 
 
 def test_fisher_pooling_encodes_and_matches_identities():
-    pytest.importorskip("rcnreid.fisher")
+    pytest.importorskip("rcnreid.nn.fisher")
     rng = np.random.RandomState(0)
     train_a, train_b = _sequences(rng)
     pool = FisherTemporalPooling(n_components=2, seed=0, max_frames=50).fit(train_a + train_b)

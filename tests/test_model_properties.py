@@ -4,14 +4,14 @@ import dataclasses
 import numpy as np
 import pytest
 
-from rcnreid.encoder import encode, encoder_layers, level_shapes
+from rcnreid.nn.encoder import encode, encoder_layers, level_shapes
 from rcnreid.errors import UserError
-from rcnreid.model import SiameseRCN, build_param_arrays
-from rcnreid.configs import get_config
-from rcnreid.model_config import ModelConfig
-from rcnreid.optim import OptimConfig
+from rcnreid.nn.model import SiameseRCN, build_param_arrays
+from rcnreid.configs.registry import get_config
+from rcnreid.nn.model_config import ModelConfig
+from rcnreid.nn.optim import OptimConfig
+from rcnreid.backend.theano_env import T, theano
 from tests.learning import steps_until_learned
-from rcnreid.theano_env import T, theano
 
 TINY = get_config("tiny").model
 

@@ -1,18 +1,18 @@
-"""The paper's readings (rcnreid.readings): the literal one sets what the paper states and runs;
-Table 1's exact encoder; the dropout readings (rcnreid.model.Trainer, ``dropout_masks``)."""
+"""The paper's readings (rcnreid.configs.readings): the literal one sets what the paper states and runs;
+Table 1's exact encoder; the dropout readings (rcnreid.nn.model.Trainer, ``dropout_masks``)."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from rcnreid.configs import get_config
-from rcnreid.encoder import encoder_layers, level_shapes
+from rcnreid.configs.registry import get_config
+from rcnreid.nn.encoder import encoder_layers, level_shapes
 from rcnreid.errors import UserError
-from rcnreid.model import SiameseRCN, draw_dropout_mask
-from rcnreid.model_config import ModelConfig
-from rcnreid.optim import OptimConfig
-from rcnreid.readings import READINGS, apply_reading
-from rcnreid.theano_env import T, theano
+from rcnreid.nn.model import SiameseRCN, draw_dropout_mask
+from rcnreid.nn.model_config import ModelConfig
+from rcnreid.nn.optim import OptimConfig
+from rcnreid.configs.readings import READINGS, apply_reading
+from rcnreid.backend.theano_env import T, theano
 from tests.learning import steps_until_learned
 
 TINY = get_config("tiny").model
@@ -49,8 +49,8 @@ def test_even_encoder_kernels_only_without_padding():
 
 
 def test_even_kernel_graph_matches_the_shape_table():
-    from rcnreid.encoder import encode
-    from rcnreid.model import build_param_arrays
+    from rcnreid.nn.encoder import encode
+    from rcnreid.nn.model import build_param_arrays
     cfg = dataclasses.replace(TINY, encoder_kernel=4, conv_padding="valid", input_hw=(40, 30))
     P = {k: theano.shared(v) for k, v in build_param_arrays(cfg, 0).items() if k.startswith("enc")}
     x = T.tensor4("x")
@@ -93,7 +93,7 @@ def test_literal_reading_sets_what_the_paper_states():
     assert lit.name == "deep_rcn+literal"
     assert apply_reading(lit, "literal") == lit
     # the literal configuration survives the run folder's config.json
-    from rcnreid.configs import RunConfig
+    from rcnreid.configs.registry import RunConfig
     assert RunConfig.from_json(lit.to_json()) == lit
 
 
@@ -159,7 +159,7 @@ def measure_literal_reading(seed, literal_steps=150, control_cap=CONTROL_CAP):
     identities (its pair accuracy over the last 30), then the same graph from Glorot weights
     without dropout (the control) until it separates them. Model, dropout and data seeds all
     follow ``seed``."""
-    from rcnreid.model import build_param_arrays
+    from rcnreid.nn.model import build_param_arrays
     lit = apply_reading(get_config("deep_rcn", "test"), "literal")
     m = SiameseRCN(lit.model, seed=seed)
     tr = m.build_train(lit.train.optim, seed=seed)   # the hand-written BPTT, as in training

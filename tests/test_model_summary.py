@@ -6,9 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from rcnreid.model import build_param_arrays
-from rcnreid.configs import get_config
-from rcnreid.summary import layer_table
+from rcnreid.nn.model import build_param_arrays
+from rcnreid.configs.registry import get_config
+from rcnreid.nn.summary import layer_table
 
 
 def _section43(k_in, k_hid, cx, ch):

@@ -1,4 +1,4 @@
-"""Issue 18: CPU convolutions through oneDNN (rcnreid.onednn_conv) give the numbers of the
+"""Issue 18: CPU convolutions through oneDNN (rcnreid.backend.onednn_conv) give the numbers of the
 equations and of Theano's CorrMM, in every graph rcnreid compiles, and the setting that picks
 them (RCNREID_CPU_CONV) fails in one line.
 
@@ -15,9 +15,10 @@ import sys
 import numpy as np
 import pytest
 
-from rcnreid import layers, onednn_conv
+from rcnreid.nn import layers
+from rcnreid.backend import onednn_conv
 from rcnreid.errors import UserError
-from rcnreid.theano_env import T, theano
+from rcnreid.backend.theano_env import T, theano
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WHY = onednn_conv.unavailable()
@@ -101,7 +102,7 @@ def test_wrong_output_gradient_shape_is_refused():
 
 
 def _conv_ops(fn):
-    from rcnreid.gpu_check import _walk_ops
+    from rcnreid.diagnostics.gpu_check import _walk_ops
     return sorted({type(n.op).__name__ for n in _walk_ops(fn.maker.fgraph)
                    if "Conv" in type(n.op).__name__ or "Corr" in type(n.op).__name__})
 
@@ -208,7 +209,7 @@ def test_tiny_model_trains_alike_with_onednn_and_corrmm(tmp_path):
         folder = tmp_path / setting
         folder.mkdir()
         env = dict(os.environ, RCNREID_CPU_CONV=setting)
-        proc = subprocess.run([sys.executable, "-m", "rcnreid.gpu_check", "--worker",
+        proc = subprocess.run([sys.executable, "-m", "rcnreid.diagnostics.gpu_check", "--worker",
                                str(folder)], env=env, capture_output=True, text=True,
                               timeout=900, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr[-2000:]
@@ -217,3 +218,18 @@ def test_tiny_model_trains_alike_with_onednn_and_corrmm(tmp_path):
     assert sorted(a.files) == sorted(b.files)
     for key in a.files:
         assert np.allclose(a[key], b[key], rtol=1e-4, atol=1e-5), key
+
+
+def test_the_backend_start_up_registers_the_rewrite_and_nothing_else_does():
+    """Issue 26: the rewrite is put into Theano by the backend's start-up
+    (rcnreid.backend.theano_env); importing onednn_conv or the layers on their own changes no
+    Theano state beyond what theano_env does."""
+    probe = ("import sys; import {mod}; from theano.tensor.nnet import opt; "
+             "print('local_conv_onednn' in opt.conv_groupopt.__db__)")
+    seen = {}
+    for mod in ("rcnreid.backend.onednn_conv", "rcnreid.backend.theano_env"):
+        out = subprocess.run([sys.executable, "-c", probe.format(mod=mod)], cwd=ROOT,
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        seen[mod] = out.stdout.strip().splitlines()[-1]
+    assert seen == {"rcnreid.backend.onednn_conv": "False", "rcnreid.backend.theano_env": "True"}

@@ -1,9 +1,9 @@
-"""rcnreid.op_profile: the split of a profiled function's time into parts, and the FLOP count of
-each convolution from the shapes Theano recorded (issue 18's "profile of the step")."""
+"""rcnreid.diagnostics.op_profile: the split of a profiled function's time into parts, and the FLOP
+count of each convolution from the shapes Theano recorded (issue 18's "profile of the step")."""
 import numpy as np
 
-from rcnreid import op_profile
-from rcnreid.theano_env import T, theano
+from rcnreid.diagnostics import op_profile
+from rcnreid.backend.theano_env import T, theano
 
 
 def _direct_conv_flop(n, c, h, w, k, kh, kw):

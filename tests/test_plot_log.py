@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rcnreid import trainplot
+from rcnreid.viz import training_plot as trainplot
 from rcnreid.errors import UserError
 
 

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from experiments import report as R
-from rcnreid.report_html import diff_colour
+from rcnreid.viz.report_html import diff_colour
 from tests.tiny_run import tiny_run
 
 PAPER = os.path.join(os.path.dirname(R.__file__), "paper_numbers.json")

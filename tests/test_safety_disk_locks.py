@@ -1,4 +1,5 @@
-"""Full disks, killed writers and two processes on one output (rcnreid.atomic, rcnreid.locks).
+"""Full disks, killed writers and two processes on one output (rcnreid.store.atomic,
+rcnreid.store.locks).
 
 A full disk is simulated for real, in a child process, with RLIMIT_FSIZE (writes past the limit
 fail with EFBIG inside HDF5's own C code, exactly where ENOSPC would), since a test may not mount
@@ -14,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from rcnreid import checkpoint as ckptlib
+from rcnreid.engine import checkpoint as ckptlib
 from rcnreid.errors import UserError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -24,8 +25,8 @@ FULL_DISK = textwrap.dedent("""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     from collections import OrderedDict
     import numpy as np
-    from rcnreid import checkpoint as ckptlib
-    from rcnreid.atomic import atomic_h5, write_json
+    from rcnreid.engine import checkpoint as ckptlib
+    from rcnreid.store.atomic import atomic_h5, write_json
     from rcnreid.data.synthetic import SynthConfig, make_synthetic_h5
     from rcnreid.errors import UserError
     what, path, limit = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -94,7 +95,7 @@ def test_a_full_disk_is_one_line_keeps_the_previous_output_and_leaves_no_temp(tm
 
 def test_too_little_free_space_is_refused_before_writing_and_names_the_need(tmp_path,
                                                                               monkeypatch):
-    from rcnreid import atomic
+    from rcnreid.store import atomic
     monkeypatch.setattr(atomic, "free_bytes", lambda folder: 1000)
     ck = ckptlib.Checkpoint(params={"w": np.zeros(100000, np.float32)})
     with pytest.raises(UserError, match=r"needs about .*1000 bytes are free") as info:
@@ -104,7 +105,7 @@ def test_too_little_free_space_is_refused_before_writing_and_names_the_need(tmp_
 
 
 def test_temporary_files_of_killed_writers_are_removed_by_the_next_writer(tmp_path):
-    from rcnreid.atomic import host_tag
+    from rcnreid.store.atomic import host_tag
     out = tmp_path / ckptlib.LAST_NAME
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -120,7 +121,7 @@ def test_temporary_files_of_killed_writers_are_removed_by_the_next_writer(tmp_pa
 
 HOLDER = textwrap.dedent("""
     import sys, time
-    from rcnreid.locks import hold
+    from rcnreid.store.locks import hold
     with hold(sys.argv[1], folder=sys.argv[2] == "folder"):
         print("held", flush=True)
         time.sleep(float(sys.argv[3]))
@@ -136,8 +137,8 @@ def _holder(target, kind, seconds):
 
 
 def test_a_second_process_stops_at_once_naming_the_holder_or_waits(tmp_path):
-    from rcnreid.atomic import host_tag
-    from rcnreid.locks import LockHeld, hold
+    from rcnreid.store.atomic import host_tag
+    from rcnreid.store.locks import LockHeld, hold
     run = tmp_path / "run"
     p = _holder(run, "folder", 3)
     try:
@@ -159,7 +160,7 @@ def test_a_second_process_stops_at_once_naming_the_holder_or_waits(tmp_path):
 
 
 def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
-    from rcnreid.locks import hold, lock_file, read_holder
+    from rcnreid.store.locks import hold, lock_file, read_holder
     out = tmp_path / "data.h5"
     p = _holder(out, "file", 60)
     assert read_holder(lock_file(out))["pid"] == p.pid
@@ -171,7 +172,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
 
 
 def test_locks_are_reentrant_within_a_process(tmp_path):
-    from rcnreid.locks import hold
+    from rcnreid.store.locks import hold
     with hold(tmp_path, folder=True):
         with hold(tmp_path, folder=True):
             pass

@@ -15,8 +15,8 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from rcnreid import checkpoint as ckptlib
-from rcnreid.configs import get_config
+from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.configs.registry import get_config
 from rcnreid.data.reader import ReIDDataset
 from rcnreid.data.synthetic import SynthConfig, make_synthetic_h5, write_synthetic_tree
 
@@ -26,7 +26,7 @@ SMALL = SynthConfig(min_len=3, max_len=5)
 def _checkpoint_for(data, path, big=False):
     """A checkpoint of the ``tiny`` configuration (untrained parameters) recorded as trained on
     ``data``; no graph is compiled."""
-    from rcnreid.model import SiameseRCN
+    from rcnreid.nn.model import SiameseRCN
     cfg = get_config("tiny")
     params = OrderedDict(SiameseRCN(cfg.model, seed=0).get_params())
     ds = ReIDDataset(data)
@@ -222,7 +222,7 @@ def test_bad_input_is_one_line_and_nothing_the_user_owned_changes(files, case, c
 
 
 def test_force_replaces_a_foreign_file_but_never_an_input(tmp_path):
-    from rcnreid.atomic import check_out_path
+    from rcnreid.store.atomic import check_out_path
     from rcnreid.errors import UserError
     notes, data = tmp_path / "notes.txt", tmp_path / "data.h5"
     notes.write_text("x")

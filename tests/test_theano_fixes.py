@@ -1,4 +1,5 @@
-"""The Theano-PyMC 1.1.2 repairs of rcnreid.theano_fixes: registered, version-guarded, needed.
+"""The Theano-PyMC 1.1.2 repairs of rcnreid.backend.theano_fixes: registered, version-guarded,
+needed.
 
 The GPU repairs are shown necessary on the OpenCL device in tests/test_gpu_opencl.py; here are
 the CPU ones (each run in a fresh process and a fresh compile cache, with and without it), the
@@ -11,8 +12,8 @@ import sys
 import numpy as np
 import pytest
 
-from rcnreid import theano_fixes
-from rcnreid.theano_env import T, describe, theano
+from rcnreid.backend import theano_fixes
+from rcnreid.backend.theano_env import T, describe, theano
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -101,7 +102,7 @@ def test_maximum_minimum_propagate_nan_like_numpy():
 
 OPENMP_CODE = """
 import numpy as np
-from rcnreid.theano_env import theano, T
+from rcnreid.backend.theano_env import theano, T
 x = T.fvector()
 f = theano.function([x], T.exp(x) * 2 + 1)
 v = np.linspace(0, 1, 300000).astype("float32")
@@ -122,7 +123,7 @@ def test_elemwise_compiles_with_openmp_and_not_without_the_repair(tmp_path):
 
 SCAN_CODE = """
 import numpy as np
-from rcnreid.theano_env import theano, T
+from rcnreid.backend.theano_env import theano, T
 x0 = T.fvector()
 out, _ = theano.scan(lambda p: p * 2, outputs_info=[x0], n_steps=3)
 f = theano.function([x0], out)
@@ -142,7 +143,7 @@ def test_scan_needs_the_python_outer_loop_on_py311(tmp_path):
 def test_profile_summary_at_exit_sums_several_functions(tmp_path):
     """README's profiling recipe (profile=True) with two functions: Theano's summary at exit
     must end with the summed profile, not an AttributeError."""
-    code = ("from rcnreid.theano_env import "
+    code = ("from rcnreid.backend.theano_env import "
             "theano, T; import numpy as np; x = T.vector('x'); "
             "f = theano.function([x], 2 * x); g = theano.function([x], x + 1); "
             "f(np.ones(3, 'float32')); g(np.ones(3, 'float32'))")

@@ -1,7 +1,7 @@
-"""Threads (issue 18): rcnreid.theano_env sets OpenMP and OpenBLAS thread counts before Theano loads
-them, only where the user set nothing, and turns Theano's OpenMP on; the OpenMP paths compute the
-same numbers as the serial ones (CorrMM's image loop and its per-thread weight-gradient buffers,
-Elemwise's split loop) -- no timing is asserted."""
+"""Threads (issue 18): rcnreid.backend.theano_env sets OpenMP and OpenBLAS thread counts before
+Theano loads them, only where the user set nothing, and turns Theano's OpenMP on; the OpenMP paths
+compute the same numbers as the serial ones (CorrMM's image loop and its per-thread weight-gradient
+buffers, Elemwise's split loop) -- no timing is asserted."""
 import json
 import os
 import subprocess
@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from rcnreid.theano_env import theano, T
-from rcnreid.threads import usable_cores
+from rcnreid.backend.theano_env import theano, T
+from rcnreid.backend.threads import usable_cores
 
-PROBE = ("import json, os; import rcnreid.theano_env as e; from rcnreid import threads; "
+PROBE = ("import json, os; import rcnreid.backend.theano_env as e; "
+         "from rcnreid.backend import threads; "
          "print(json.dumps({'openmp': bool(e.theano.config.openmp), "
          "'omp_env': os.environ.get('OMP_NUM_THREADS'), "
          "'blas_env': os.environ.get('OPENBLAS_NUM_THREADS'), "
@@ -53,7 +54,7 @@ def test_the_users_thread_settings_win():
     assert d["blas"] in (None, 1)
 
 
-CORE_PROBE = ("import json, os, sys; {pre}from rcnreid import threads; "
+CORE_PROBE = ("import json, os, sys; {pre}from rcnreid.backend import threads; "
               "print(json.dumps({{'core': threads.blas_core(), 'added': threads.ADDED, "
               "'env': os.environ.get('OPENBLAS_CORETYPE')}}))")
 
@@ -66,14 +67,14 @@ MACHINE_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 def _machine_blas_vars():
     """{variable: value} of MACHINE_BLAS_VARS set by this machine's environment (not by rcnreid's
     own default, which importing it added to this process's environment)."""
-    from rcnreid.threads import ADDED
+    from rcnreid.backend.threads import ADDED
     return {v: os.environ[v] for v in MACHINE_BLAS_VARS
             if os.environ.get(v, "").strip() and os.environ[v] != ADDED.get(v)}
 
 
 def _core_probe(pre="", **env_changes):
     """Import rcnreid in a child with this environment plus ``env_changes``."""
-    from rcnreid.threads import ADDED
+    from rcnreid.backend.threads import ADDED
     env = {k: v for k, v in os.environ.items() if ADDED.get(k) != v}   # as the machine set it
     env.update(env_changes)
     code = CORE_PROBE.format(pre=pre)
@@ -84,7 +85,7 @@ def _core_probe(pre="", **env_changes):
 
 
 def test_openblas_coretype_default_follows_the_cpu_flags():
-    from rcnreid.threads import AVX512, openblas_coretype_default
+    from rcnreid.backend.threads import AVX512, openblas_coretype_default
     assert openblas_coretype_default(set(AVX512) | {"avx2", "fma"}) == "SkylakeX"
     assert openblas_coretype_default({"avx2", "fma", "avx512f"}) is None
     assert openblas_coretype_default(set()) is None
@@ -98,7 +99,7 @@ def test_a_machines_openblas_settings_are_left_alone():
     given = _machine_blas_vars()
     if not given:
         given = {"OPENBLAS_CORETYPE": "Haswell"}
-    probe = ("import json, os; from rcnreid import threads; print(json.dumps({'added': "
+    probe = ("import json, os; from rcnreid.backend import threads; print(json.dumps({'added': "
              "threads.ADDED, 'env': {v: os.environ.get(v) for v in %r}}))" % (MACHINE_BLAS_VARS,))
     r = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, **given),
                        capture_output=True, text=True, timeout=300)
@@ -114,7 +115,7 @@ def test_openblas_runs_its_avx512_kernels_on_an_avx512_cpu():
     OpenBLAS 0.3.21 falls back to its SSE3 'Prescott' kernels for models it does not know, as on
     the project's Sapphire Rapids machines); a user's choice wins. Not run where the machine's
     environment sets OpenBLAS's kernels itself: that choice is never overridden, not even here."""
-    from rcnreid.threads import openblas_coretype_default
+    from rcnreid.backend.threads import openblas_coretype_default
     if _machine_blas_vars():
         pytest.skip("this machine's environment sets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE")
     d = _core_probe()

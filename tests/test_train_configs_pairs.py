@@ -6,10 +6,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from rcnreid import checkpoint as ckptlib
-from rcnreid.configs import CONFIG_NAMES, ROWS, RunConfig, get_config, load_config
+from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.configs.registry import CONFIG_NAMES, ROWS, RunConfig, get_config, load_config
 from rcnreid.errors import UserError
-from rcnreid.pairs import PairSampler, batches
+from rcnreid.data.pairs import PairSampler, batches
 
 
 def test_paper_config_holds_the_papers_values():
@@ -136,7 +136,7 @@ def _fake_run(folder, cfg, seed=0, trial=0, epoch=1):
 
 
 def test_resume_with_another_configuration_names_what_differs(tmp_path):
-    from rcnreid.train import train
+    from rcnreid.engine.train import train
     cfg = get_config("tiny")
     run = _fake_run(tmp_path / "run", cfg, seed=2)
     longer = cfg.replace_train(epochs=5).replace_optim(learning_rate=0.5)
@@ -152,7 +152,7 @@ def test_resume_with_another_configuration_names_what_differs(tmp_path):
 
 
 def test_train_refuses_a_file_as_out_and_creates_nothing_on_bad_data(tmp_path):
-    from rcnreid.train import train
+    from rcnreid.engine.train import train
     afile = tmp_path / "f.txt"
     afile.write_text("x")
     with pytest.raises(UserError, match="is a file"):
@@ -179,7 +179,7 @@ def test_bad_config_files_are_named(tmp_path):
 
 
 def test_aggregate_warns_about_mixed_or_repeated_results():
-    from rcnreid.cmc import aggregate_warnings
+    from rcnreid.evaluation.cmc import aggregate_warnings
     a = {"cmc": [0.2, 0.5], "trial": 0, "dataset": "ilidsvid", "config_name": "quick"}
     b = dict(a, trial=1)
     assert aggregate_warnings([a, b], ["a.json", "b.json"]) == []

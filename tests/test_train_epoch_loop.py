@@ -1,14 +1,14 @@
-"""The one epoch loop (rcnreid.epoch_loop) behind both trainers: the log row is written before
-the checkpoint (a stop between the two resumes without losing or repeating a row), and a NaN/inf
-loss or parameter stops the run with the last good checkpoint kept, in rcnreid.train and in
-rcnreid.finetune alike."""
+"""The one epoch loop (rcnreid.engine.epoch_loop) behind both trainers: the log row is written
+before the checkpoint (a stop between the two resumes without losing or repeating a row), and a
+NaN/inf loss or parameter stops the run with the last good checkpoint kept, in rcnreid.engine.train
+and in rcnreid.vgg.finetune alike."""
 import numpy as np
 import pytest
 
-from rcnreid import checkpoint as ckptlib
-from rcnreid import trainlog
-from rcnreid.epoch_loop import RunFiles, TrainingDiverged, mean_over_batches, run_epochs
-from rcnreid.trainlog import read_log
+from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.engine import trainlog
+from rcnreid.engine.epoch_loop import RunFiles, TrainingDiverged, mean_over_batches, run_epochs
+from rcnreid.engine.trainlog import read_log
 
 pytest.importorskip("h5py")
 
@@ -107,15 +107,15 @@ def vgg(tmp_path_factory):
 
 
 def _run_train(synth):
-    from rcnreid.configs import get_config
-    from rcnreid.train import train
+    from rcnreid.configs.registry import get_config
+    from rcnreid.engine.train import train
     cfg = get_config("tiny")
     assert cfg.train.epochs == 3
     return lambda out, **kw: train(synth, 0, cfg, str(out), seed=2, log=None, **kw)
 
 
 def _run_finetune(vgg):
-    from rcnreid.finetune import FinetuneConfig, finetune
+    from rcnreid.vgg.finetune import FinetuneConfig, finetune
     viper, weights, tiny = vgg
     cfg = FinetuneConfig(epochs=3, batch_size=6, learning_rate=1e-4, lr_drop_epochs=(2,),
                          crop_frac=0.9)
@@ -124,7 +124,7 @@ def _run_finetune(vgg):
 
 
 def _log_name(which):
-    from rcnreid.finetune import LOG_NAME
+    from rcnreid.vgg.finetune import LOG_NAME
     return trainlog.LOG_NAME if which == "train" else LOG_NAME
 
 
@@ -155,7 +155,7 @@ def test_a_stop_between_log_row_and_checkpoint_resumes_cleanly(which, synth, vgg
 
 
 def test_finetune_stops_on_broken_parameters_like_the_main_trainer(vgg, tmp_path, monkeypatch):
-    import rcnreid.finetune as ft
+    import rcnreid.vgg.finetune as ft
     run = _run_finetune(vgg)
     real_step = ft.ClassifierTrainer.step
     calls = []
@@ -181,8 +181,8 @@ def test_finetune_stops_on_broken_parameters_like_the_main_trainer(vgg, tmp_path
 
 
 def test_momentum_updates_match_numpy():
-    from rcnreid.optim import momentum_updates
-    from rcnreid.theano_env import T, theano
+    from rcnreid.nn.optim import momentum_updates
+    from rcnreid.backend.theano_env import T, theano
     rng = np.random.RandomState(0)
     w0, b0 = rng.randn(3, 2).astype(np.float32), rng.randn(2).astype(np.float32)
     W, b = theano.shared(w0.copy(), name="W"), theano.shared(b0.copy(), name="b")

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from rcnreid.configs import get_config
+from rcnreid.configs.registry import get_config
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +20,8 @@ def measure_quick(seed, data, out_dir, log=None):
     """Train and evaluate trial 0 of the ``quick`` configuration on ``data`` (training seed
     ``seed``): rank-1 and rank-5 over chance, mAP over chance and the fall of the training loss
     (mean of the first 5 logged steps minus the last 5)."""
-    from rcnreid.train import run_trial
-    from rcnreid.trainlog import read_log
+    from experiments.trials import run_trial
+    from rcnreid.engine.trainlog import read_log
     res = run_trial(data, 0, "quick", "quick", out_dir, seed=seed, log=log)
     G = res["num_gallery"]
     rows = read_log(os.path.join(out_dir, "train_log.jsonl"))
@@ -59,5 +59,5 @@ def test_quick_config_beats_chance_on_unseen_people(data, tmp_path):
 
 
 def run_trial_again(data, out_dir):
-    from rcnreid.train import run_trial
+    from experiments.trials import run_trial
     return run_trial(data, 0, "quick", "quick", out_dir, seed=0, log=None)

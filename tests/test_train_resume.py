@@ -6,10 +6,10 @@ import os
 import numpy as np
 import pytest
 
-from rcnreid import checkpoint as ckptlib
-from rcnreid.configs import RunConfig, get_config
+from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.configs.registry import RunConfig, get_config
 from rcnreid.errors import UserError
-from rcnreid.trainlog import read_log
+from rcnreid.engine.trainlog import read_log
 
 pytest.importorskip("h5py")
 
@@ -27,7 +27,7 @@ def _params(path):
 
 
 def test_seeded_runs_repeat_and_resume_equals_uninterrupted(data, tmp_path):
-    from rcnreid.train import train
+    from rcnreid.engine.train import train
     cfg = get_config("tiny")
     assert cfg.train.epochs == 3
     full = train(data, 0, cfg, str(tmp_path / "full"), seed=4, log=None)
@@ -61,12 +61,13 @@ def test_seeded_runs_repeat_and_resume_equals_uninterrupted(data, tmp_path):
         assert RunConfig.from_dict(json.load(f)) == cfg
     # a finished run resumes to itself at once
     assert train(data, 0, cfg, str(tmp_path / "full"), seed=4, resume=True, log=None) == full
+    assert not (tmp_path / "full" / "training.png").exists()    # training draws nothing
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(data, tmp_path):
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.inputs import ImageInputs
-    from rcnreid.train import TrainingDiverged, train
+    from rcnreid.data.inputs import ImageInputs
+    from rcnreid.engine.train import TrainingDiverged, train
     cfg = get_config("tiny")
 
     class PoisonAfter(ImageInputs):
@@ -109,6 +110,7 @@ def test_train_command_stops_resumes_and_reports_user_errors(data, tmp_path, cap
     assert "resuming" in text and "epoch 3/3" in text and "epoch 1/3" not in text
     ck = ckptlib.load_checkpoint(os.path.join(out, ckptlib.FINAL_NAME))
     assert ck.finished and ck.epoch == 3 and ck.attrs["seed"] == 1
+    assert os.path.isfile(os.path.join(out, "training.png"))   # the command draws the curves
     assert main(["train", "--data", data, "--config", "nonexistent", "--out", out]) == 2
     assert "unknown configuration" in capsys.readouterr().err
     assert main(["train", "--data", str(tmp_path / "no.h5"), "--config", "tiny",
@@ -119,7 +121,7 @@ def test_broken_parameters_with_a_finite_loss_stop_before_the_checkpoint(data, t
                                                                          monkeypatch):
     """The last update of an epoch can make a parameter NaN while its loss was finite: the run
     stops without overwriting the last good checkpoint."""
-    import rcnreid.train as trainmod
+    import rcnreid.engine.train as trainmod
     cfg = get_config("tiny")
     real = trainmod.compiled_model
     steps = []
@@ -166,16 +168,16 @@ def test_resume_accepts_a_checkpoint_written_before_new_config_fields(tmp_path):
     """A field added later (at its default, the old behaviour) does not block --resume; a real
     difference still does, naming it."""
     import pytest as _pytest
-    from rcnreid.checkpoint import Checkpoint
-    from rcnreid.configs import get_config
+    from rcnreid.engine.checkpoint import Checkpoint
+    from rcnreid.configs.registry import get_config
     from rcnreid.errors import UserError
-    from rcnreid.train import _check_resumable
+    from rcnreid.engine.resume import check_resumable
     cfg = get_config("tiny")
     old = cfg.to_dict()
     del old["train"]["aug_pairing"]          # written before the option existed
     del old["model"]["dropout_masks"]
     ckpt = Checkpoint(params={}, config=old, attrs={"seed": 0, "trial": 0})
-    _check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))
+    check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))
     old["train"]["epochs"] = cfg.train.epochs + 1
     with _pytest.raises(UserError, match="train.epochs"):
-        _check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))
+        check_resumable(ckpt, cfg, 0, 0, str(tmp_path / "checkpoint-last.h5"))

@@ -1,7 +1,7 @@
 """The VGG 16 + FC-GRU row end to end with a small random network: fine-tuning on a synthetic
 VIPeR (learns, resumes exactly), fc7 extraction (matches an independent numpy forward pass,
 aligned with the dataset's frame rows), and the FC-GRU trained and evaluated on the features
-through rcnreid.train / rcnreid.evaluate."""
+through rcnreid.engine.train / rcnreid.evaluation.evaluate."""
 import dataclasses
 import json
 import os
@@ -38,7 +38,7 @@ def files(tmp_path_factory):
 def _ft_cfg(**kw):
     """Full-batch steps on the 12 images, no augmentation: the random tiny network's fc7 is a
     poor feature, so learning is only visible without the crop / mirror noise."""
-    from rcnreid.finetune import FinetuneConfig
+    from rcnreid.vgg.finetune import FinetuneConfig
     base = dict(epochs=20, batch_size=12, learning_rate=1e-4, lr_drop_epochs=(15,), dropout=0.0,
                 frozen_blocks=3, crop_frac=1.0, mirror=False)
     base.update(kw)
@@ -49,10 +49,10 @@ def measure_finetune(seed, files, out_dir):
     """Fine-tune the tiny VGG on the 6 VIPeR identities (20 full-batch epochs, seed ``seed``):
     the last epoch's loss over the first's, and the fc8 identity accuracy on the 12 images."""
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.finetune import LOG_NAME, finetune
-    from rcnreid.trainlog import read_log
-    from rcnreid.vgg16 import VGG16, preprocess
-    from rcnreid.weights import load_weights
+    from rcnreid.vgg.finetune import LOG_NAME, finetune
+    from rcnreid.engine.trainlog import read_log
+    from rcnreid.vgg.vgg16 import VGG16, preprocess
+    from rcnreid.vgg.weights import load_weights
     full = finetune(files["viper"], files["weights"], out_dir, _ft_cfg(), seed=seed,
                     log=lambda *a: None, vgg_cfg=TINY)
     rows = read_log(os.path.join(out_dir, LOG_NAME))
@@ -72,8 +72,8 @@ def test_finetune_learns_identities_and_resumes_exactly(files, tmp_path):
     ratio last/first epoch 0.31-0.48, fc8 accuracy on the 12 images 0.50-0.75 (the same to 1e-5
     under onednn-1 and corrmm-1);
     asserted ratio < 0.75 and accuracy >= 4/12, twice chance (1/6)."""
-    from rcnreid.finetune import finetune
-    from rcnreid.weights import load_weights
+    from rcnreid.vgg.finetune import finetune
+    from rcnreid.vgg.weights import load_weights
     quiet = lambda *a: None
     cfg = _ft_cfg()
     r = measure_finetune(0, files, str(tmp_path / "full"))
@@ -116,9 +116,9 @@ def test_finetune_learns_identities_and_resumes_exactly(files, tmp_path):
 def test_vgg_graphs_are_float32_only():
     """No float64 variable anywhere in the fc7 extractor or the fine-tuning step (GPU-clean):
     Theano's warn_float64=raise turns any float64 node into an exception."""
-    from rcnreid.finetune import ClassifierTrainer
-    from rcnreid.theano_env import theano, T
-    from rcnreid.vgg16 import VGG16
+    from rcnreid.vgg.finetune import ClassifierTrainer
+    from rcnreid.backend.theano_env import theano, T
+    from rcnreid.vgg.vgg16 import VGG16
     with theano.config.change_flags(warn_float64="raise"):
         for mode in ("resize", "conv_avg"):
             net = VGG16(TINY.replace(fc6_mode=mode), seed=1)
@@ -132,8 +132,9 @@ def test_vgg_graphs_are_float32_only():
 
 def test_fc7_extraction_matches_numpy_and_the_frame_rows(files):
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.fc7 import FrameFeatures, extract_fc7
-    from rcnreid.vgg16 import preprocess
+    from rcnreid.data.features import FrameFeatures
+    from rcnreid.vgg.fc7 import extract_fc7
+    from rcnreid.vgg.vgg16 import preprocess
     out = str(files["dir"] / "synth.fc7.h5")
     extract_fc7(files["data"], files["weights"], out, vgg_cfg=TINY, batch=16, log=None)
     ff = FrameFeatures(out)
@@ -152,10 +153,11 @@ def test_fc7_extraction_matches_numpy_and_the_frame_rows(files):
 
 
 def test_fcgru_trains_and_evaluates_on_fc7_features(files, tmp_path):
-    from rcnreid.configs import get_config
+    from rcnreid.configs.registry import get_config
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.evaluate import evaluate
-    from rcnreid.fc7 import FeatureInputs, default_features_path, extract_fc7, make_feature_inputs
+    from rcnreid.evaluation.evaluate import evaluate
+    from rcnreid.data.features import FeatureInputs, default_features_path, make_feature_inputs
+    from rcnreid.vgg.fc7 import extract_fc7
     feat = default_features_path(files["data"])
     if not os.path.isfile(feat):
         extract_fc7(files["data"], files["weights"], feat, vgg_cfg=TINY, log=None)
@@ -195,8 +197,9 @@ def test_fcgru_trains_and_evaluates_on_fc7_features(files, tmp_path):
 def test_run_vgg_trial_and_commands(files, tmp_path, monkeypatch):
     """Table 2's entry point: ImageNet weights -> fine-tune on VIPeR -> fc7 -> FC-GRU -> CMC."""
     from rcnreid.cli import main
-    from rcnreid.finetune import FINETUNE_PROFILES, run_vgg_trial
-    from rcnreid.weights import save_npz, load_weights
+    from experiments.trials import run_vgg_trial
+    from rcnreid.vgg.finetune import FINETUNE_PROFILES
+    from rcnreid.vgg.weights import save_npz, load_weights
     # a weights file carrying its own (small) configuration, as a converted file would
     w = str(tmp_path / "tiny.npz")
     save_npz(w, load_weights(files["weights"], TINY).arrays, TINY)
@@ -214,7 +217,7 @@ def test_run_vgg_trial_and_commands(files, tmp_path, monkeypatch):
     out = str(tmp_path / "cli.fc7.h5")
     assert main(["extract-fc7", "--data", files["data"], "--weights", res["weights"],
                  "--out", out, "--no-mirror"]) == 0
-    from rcnreid.fc7 import FrameFeatures
+    from rcnreid.data.features import FrameFeatures
     assert FrameFeatures(out).mirror is None
     assert main(["extract-fc7", "--data", files["data"], "--weights",
                  str(tmp_path / "nope.h5")]) == 2
@@ -225,8 +228,8 @@ def test_table2_vgg_row_runs_with_a_weights_file(files, tmp_path, monkeypatch):
     fine-tuned once for both, and without VIPER_H5 the row is shown as not run with the reason."""
     from experiments.cli import main as table_main
     from experiments.table2 import ROWS
-    from rcnreid.finetune import FINETUNE_PROFILES
-    from rcnreid.weights import load_weights, save_npz
+    from rcnreid.vgg.finetune import FINETUNE_PROFILES
+    from rcnreid.vgg.weights import load_weights, save_npz
     w = str(tmp_path / "tiny.npz")
     save_npz(w, load_weights(files["weights"], TINY).arrays, TINY)
     monkeypatch.setitem(FINETUNE_PROFILES, "test", _ft_cfg(epochs=1, batch_size=6))

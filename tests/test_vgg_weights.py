@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rcnreid.errors import UserError
-from rcnreid.vgg16 import BLOCKS, VGGConfig
+from rcnreid.vgg.vgg16 import BLOCKS, VGGConfig
 
 #: A small configuration D: widths / 16, 64x32 input (pool5 2x1), fc6/fc7 of 12.
 TINY = VGGConfig(input_hw=(64, 32), width_div=16, fc_dim=12, num_classes=5)
@@ -77,8 +77,8 @@ def numpy_forward_nhwc(layers, x_nhwc, upto="fc7"):
 
 
 def test_keras_h5_values_land_in_the_right_layers(tmp_path):
-    from rcnreid.vgg16 import VGG16
-    from rcnreid.weights import load_weights
+    from rcnreid.vgg.vgg16 import VGG16
+    from rcnreid.vgg.weights import load_weights
     layers = tf_layout_arrays(TINY, seed=3)
     path = str(tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels.h5")
     write_keras1_h5(path, layers)
@@ -93,7 +93,7 @@ def test_keras_h5_values_land_in_the_right_layers(tmp_path):
     x = rng.uniform(-100, 100, size=(2, 64, 32, 3)).astype(np.float32)
     ref7 = numpy_forward_nhwc(layers, x, "fc7")
     ref8 = numpy_forward_nhwc(layers, x, "fc8")
-    from rcnreid.theano_env import T, theano
+    from rcnreid.backend.theano_env import T, theano
     xs = T.tensor4("x")
     outs = net.graph(xs)
     f = theano.function([xs], [outs["fc7"], outs["fc8"]])
@@ -120,7 +120,7 @@ def write_keras2_h5(path, layers, whole_model=False):
 
 
 def test_keras2_and_whole_model_files_read_like_the_keras1_file(tmp_path):
-    from rcnreid.weights import load_weights
+    from rcnreid.vgg.weights import load_weights
     layers = tf_layout_arrays(TINY, seed=6)
     k1 = str(tmp_path / "k1.h5")
     write_keras1_h5(k1, layers)
@@ -141,7 +141,7 @@ def test_keras2_and_whole_model_files_read_like_the_keras1_file(tmp_path):
 
 
 def test_th_ordering_npz_and_roundtrip_agree_with_tf(tmp_path):
-    from rcnreid.weights import load_weights, save_npz
+    from rcnreid.vgg.weights import load_weights, save_npz
     layers = tf_layout_arrays(TINY, seed=4)
     tf_path = str(tmp_path / "tf.h5")
     write_keras1_h5(tf_path, layers)
@@ -180,7 +180,7 @@ def test_th_ordering_npz_and_roundtrip_agree_with_tf(tmp_path):
 
 
 def test_mismatches_are_refused_naming_the_layer(tmp_path):
-    from rcnreid.weights import load_weights
+    from rcnreid.vgg.weights import load_weights
     layers = tf_layout_arrays(TINY)
     k, b = layers["block2_conv1"]
     bad = dict(layers, block2_conv1=(k[:, :, :, :-1], b))      # one output channel short
@@ -207,7 +207,7 @@ def test_mismatches_are_refused_naming_the_layer(tmp_path):
 
 def test_output_shapes_at_224_and_at_the_reid_input():
     """Shape inference only (no convolution runs); full-width configuration D."""
-    from rcnreid.vgg16 import VGG16
+    from rcnreid.vgg.vgg16 import VGG16
     zeros = lambda cfg: {k: np.zeros(s, np.float32) for layer, shapes in
                          cfg.param_shapes().items() for k, s in zip((layer + "_W", layer + "_b"),
                                                                     shapes)}
@@ -222,7 +222,7 @@ def test_output_shapes_at_224_and_at_the_reid_input():
 
 
 def test_preprocess_resizes_reorders_and_centres():
-    from rcnreid.vgg16 import preprocess
+    from rcnreid.vgg.vgg16 import preprocess
     frames = np.zeros((2, 176, 66, 3), np.uint8)
     frames[..., 0], frames[..., 1], frames[..., 2] = 200, 100, 10     # R, G, B
     frames[1, :, :33] = 0                                              # left half black
@@ -241,8 +241,8 @@ def test_preprocess_resizes_reorders_and_centres():
 def test_conv_avg_fc6_is_the_dense_layer_slid_over_pool5_and_averaged():
     """fc6_mode="conv_avg": fc6's (C*7*7) rows as a 7x7 kernel, zero padding 3, pre-activations
     averaged over pool5's positions, then ReLU (checked against numpy at pool5 = 2x1)."""
-    from rcnreid.theano_env import T, theano
-    from rcnreid.vgg16 import VGG16, random_params
+    from rcnreid.backend.theano_env import T, theano
+    from rcnreid.vgg.vgg16 import VGG16, random_params
     cfg = TINY.replace(fc6_mode="conv_avg")
     params = random_params(cfg, seed=2)
     params["fc6_b"] = np.linspace(-1, 1, cfg.fc_width).astype(np.float32)
@@ -268,13 +268,13 @@ def test_conversion_command_writes_a_checked_npz(tmp_path):
     import subprocess
     import sys
     from rcnreid.cli import main
-    from rcnreid.weights import load_weights
+    from rcnreid.vgg.weights import load_weights
     layers = tf_layout_arrays(TINY, seed=5)
     src = str(tmp_path / "k.h5")
     write_keras1_h5(src, layers)
     # the command reads the default (full-size) configuration: the small file is refused
     assert main(["convert-vgg-weights", src, str(tmp_path / "x.npz")]) == 2
-    from rcnreid.weights import save_npz
+    from rcnreid.vgg.weights import save_npz
     ours = load_weights(src, TINY)
     mid = save_npz(str(tmp_path / "mid.npz"), ours.arrays, TINY)     # carries its config
     out = str(tmp_path / "tf.npz")
@@ -295,9 +295,9 @@ def test_conversion_reads_a_lasagne_model_zoo_pickle(tmp_path):
     """The Lasagne model zoo's vgg16.pkl: {'param values': 32 arrays in network order, already
     our layout (cross-correlation kernels, fc6 rows (C, H, W)), 'mean value': BGR mean}."""
     import pickle
-    from rcnreid.vgg16 import LAYERS, random_params
-    from rcnreid.weights import load_weights
-    from rcnreid.weights_convert import convert
+    from rcnreid.vgg.vgg16 import LAYERS, random_params
+    from rcnreid.vgg.weights import load_weights
+    from rcnreid.vgg.weights_convert import convert
     params = random_params(TINY, seed=9)
     values = [params[layer + s] for layer in LAYERS for s in ("_W", "_b")]
     src = str(tmp_path / "vgg16.pkl")

@@ -1,7 +1,7 @@
 """Ranked-gallery pictures (``rcnreid visrank``, ``rank --montage``) and the trainer's curves.
 
-The rank labels are checked against the pessimistic CMC of :mod:`rcnreid.cmc`, the panels and
-their green/red frames by reading the PNG's pixels, and the frames shown against the network
+The rank labels are checked against the pessimistic CMC of :mod:`rcnreid.evaluation.cmc`, the panels
+and their green/red frames by reading the PNG's pixels, and the frames shown against the network
 input that evaluation computes (:func:`rcnreid.data.augment.apply`, de-normalised).
 """
 import json
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rcnreid import visrank as V
+from rcnreid.viz import visrank as V
 from tests.tiny_run import tiny_run
 
 
@@ -30,7 +30,7 @@ def _pessimistic_rank(s, t, j):
 
 @pytest.mark.parametrize("with_tiebreak", [False, True])
 def test_ranking_counts_ties_like_the_pessimistic_cmc(with_tiebreak):
-    from rcnreid.cmc import cmc_curve
+    from rcnreid.evaluation.cmc import cmc_curve
     rng = np.random.RandomState(0)
     S = np.round(rng.rand(7, 9), 1)             # many ties
     L = np.round(rng.rand(7, 9), 1) if with_tiebreak else None
@@ -74,11 +74,11 @@ def _border_ok(img, box, colour):
 
 
 def test_visrank_pictures_show_the_ranking_and_the_frames_compared(trained, tmp_path, capsys):
-    from rcnreid import checkpoint as ckptlib
+    from rcnreid.engine import checkpoint as ckptlib
     from rcnreid.cli import main
     from rcnreid.data import augment
     from rcnreid.data.reader import ReIDDataset
-    from rcnreid.evaluate import evaluate
+    from rcnreid.evaluation.evaluate import evaluate
     data, ckpt, _ = trained
     scores = str(tmp_path / "s.npz")
     evaluate(data, ckpt, 0, scores_path=scores, log=None)
@@ -181,8 +181,8 @@ def test_rank_montage_draws_the_folder_ranking(trained, tmp_path, capsys):
     assert sorted(os.listdir(str(tmp_path / "many"))) == ["g0.png", "g1.png", "g2.png"]
 
 
-def test_trainer_draws_its_training_curves(trained):
-    from rcnreid.trainlog import read_log
+def test_a_finished_trial_has_its_training_curves(trained):
+    from rcnreid.engine.trainlog import read_log
     run = Path(trained[2])
     assert (run / "training.png").is_file() and (run / "training.pdf").is_file()
     assert (run / "training.pdf").read_bytes()[:5] == b"%PDF-"

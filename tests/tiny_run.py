@@ -27,7 +27,7 @@ def tiny_run(tmp_path_factory):
         try:
             if not os.path.isfile(os.path.join(run, "eval-trial0.json")):
                 from data_prep.synth import make_synthetic_h5
-                from rcnreid.train import run_trial
+                from experiments.trials import run_trial
                 if not os.path.isfile(data):
                     make_synthetic_h5(data, layout="ilidsvid", persons=8, seed=2)
                 run_trial(data, 0, "deep_rcn", profile="test", out_dir=run, seed=0, log=None)

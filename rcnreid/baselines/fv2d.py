@@ -8,7 +8,7 @@ channel, the 7-D local descriptor of Ma et al. is
 with (x, y) normalised to [0, 1] inside the pixel's image block. The frame is split into
 ``blocks`` = (rows, cols) non-overlapping blocks; one diagonal GMM per channel (shared by the
 blocks, fitted on training sequences only) encodes the descriptors of a (block, channel) as a
-Fisher vector (means and variances terms, signed square root, L2; :mod:`rcnreid.fisher`); the
+Fisher vector (means and variances terms, signed square root, L2; :mod:`rcnreid.nn.fisher`); the
 frame's descriptor concatenates them, and the sequence's is their mean over frames.
 ``dim = rows * cols * channels * 2 * 7 * K``.
 """
@@ -69,7 +69,7 @@ class FV2D:
         return colour_channels(frames, self.cfg.colour)
 
     def fit(self, sequences):
-        from rcnreid.fisher import FisherVectorEncoder
+        from rcnreid.nn.fisher import FisherVectorEncoder
         cfg = self.cfg
         rng = np.random.RandomState(cfg.seed)
         sequences = list(sequences)

@@ -10,7 +10,7 @@ fragment's duration; each local volume's descriptor is a small HOG3D
 (:func:`rcnreid.baselines.hog3d.box_histograms`, ``local_cells`` cells, each L2-normalised,
 concatenated) followed by the volume's centre (x, y) normalised to [0, 1]. A diagonal GMM with
 ``n_components`` (fitted on training fragments only) turns a fragment's local descriptors into a
-Fisher vector (:mod:`rcnreid.fisher`); the sequence's descriptor is the mean over its fragments.
+Fisher vector (:mod:`rcnreid.nn.fisher`); the sequence's descriptor is the mean over its fragments.
 """
 import dataclasses
 
@@ -71,7 +71,7 @@ class FV3D:
                 for f in hog3d.sequence_fragments(frames, self.cfg.fep)]
 
     def fit(self, sequences):
-        from rcnreid.fisher import FisherVectorEncoder
+        from rcnreid.nn.fisher import FisherVectorEncoder
         rng = np.random.RandomState(self.cfg.seed)
         sequences = list(sequences)
         per_seq = max(50, 2 * self.cfg.fit_samples // max(1, len(sequences)))  # bounded memory

@@ -1,19 +1,21 @@
-"""A primal RankSVM on absolute-difference vectors, for GEI+RSVM and DVR's inner problem.
+"""The RankSVM of Prosser et al. (BMVC 2010; :mod:`rcnreid.metric.ranksvm`, the one solver)
+trained between two cameras, for GEI+RSVM and DVR's inner problem.
 
-Prosser et al. (BMVC 2010) rank a true match above wrong ones with a linear function of the
-absolute difference ``|x_a - x_b|``. Written here as a *distance* ``d_w(a, b) = w . |a - b|``
-(lower = more alike), each constraint says that a positive pair is closer than a negative pair by
-a margin; the primal with squared hinge (Chapelle, 2007) is smooth and solved with L-BFGS:
+Written here as a *distance* ``d_w(a, b) = w . |a - b|`` (lower = more alike), each constraint
+says that a positive pair is closer than a negative pair by a margin; with ``p_i`` / ``n_j`` the
+absolute differences of positive / negative pairs the primal is
 
-    min_w  lam/2 ||w||^2 + 1/|C| sum_{(i, j) in C} max(0, 1 - w . (n_j - p_i))^2
+    min_w  lam/2 ||w||^2 + 1/|C| sum_{(i, j) in C} max(0, 1 - w . (n_j - p_i))^2,
 
-where ``p_i`` / ``n_j`` are absolute differences of positive / negative pairs. Constraints are
-explicit index pairs so that DVR can re-select its positive fragment pairs between solves.
+:func:`rcnreid.metric.ranksvm.solve_primal` with ``Z = n_j - p_i``, ``C = 1/|C|`` and
+``reg = lam``. Constraints are explicit index pairs so that DVR can re-select its positive
+fragment pairs between solves.
 """
 import dataclasses
 
 import numpy as np
-from scipy.optimize import minimize
+
+from rcnreid.metric.ranksvm import solve_primal, weighted_abs_difference
 
 
 @dataclasses.dataclass
@@ -36,32 +38,14 @@ def solve_ranksvm(pos, neg, constraints, cfg=None, w0=None):
     neg = np.asarray(neg, np.float64)
     c = np.asarray(constraints, np.int64).reshape(-1, 2)
     D = neg[c[:, 1]] - pos[c[:, 0]]          # (C, d): want w . D >= 1
-    n = max(len(D), 1)
-
-    def f(w):
-        m = np.maximum(0.0, 1.0 - D @ w)
-        val = 0.5 * cfg.lam * w @ w + (m ** 2).sum() / n
-        grad = cfg.lam * w - 2.0 * (D.T @ m) / n
-        return val, grad
-
     d = pos.shape[1]
-    w0 = np.full(d, 1.0 / d) if w0 is None else np.asarray(w0, np.float64)
-    bounds = [(0.0, None)] * d if cfg.nonnegative else None
-    res = minimize(f, w0, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": int(cfg.max_iter)})
-    return res.x
+    w0 = np.full(d, 1.0 / d) if w0 is None else w0
+    return solve_primal(D, C=1.0 / max(len(D), 1), reg=cfg.lam, w0=w0,
+                        nonnegative=cfg.nonnegative, max_iter=cfg.max_iter).x
 
 
-def weighted_l1(w, A, B):
-    """(len(A), len(B)) matrix of ``w . |a - b|`` (the RankSVM distance)."""
-    A = np.asarray(A, np.float64)
-    B = np.asarray(B, np.float64)
-    w = np.asarray(w, np.float64)
-    out = np.empty((len(A), len(B)))
-    step = max(1, int(2e7 // max(B.size, 1)))      # ~160 MB of differences at a time
-    for i in range(0, len(A), step):
-        out[i:i + step] = np.abs(A[i:i + step, None, :] - B[None, :, :]) @ w
-    return out
+#: The RankSVM distance ``w . |a - b|`` of every pair (:mod:`rcnreid.metric.ranksvm`).
+weighted_l1 = weighted_abs_difference
 
 
 def cross_camera_constraints(persons_a, persons_b, rng, negatives_per_positive):

@@ -2,11 +2,11 @@
 
 Each row is a callable ``row(ds, trial, fast=False, seed=0, log=None)`` that returns
 ``(distance, probe_ids, gallery_ids)``: a float64 (n_probe, n_gallery) *distance* matrix (lower =
-more alike; pass ``higher_is_better=False`` to :func:`rcnreid.cmc.cmc_curve`) between the camera-1
-sequences (probe) and the camera-2 sequences (gallery) of the trial's test people, and their
-person ids. Everything trained (GMMs, PCA, RankSVM, DVR, metrics) sees the trial's training people
-only. ``fast=True`` shrinks the work (smaller frames, fewer GMM components, subsampled pixels and
-frames) for tests and the synthetic data; the paper's settings are the default.
+more alike; pass ``higher_is_better=False`` to :func:`rcnreid.evaluation.cmc.cmc_curve`) between the
+camera-1 sequences (probe) and the camera-2 sequences (gallery) of the trial's test people, and
+their person ids. Everything trained (GMMs, PCA, RankSVM, DVR, metrics) sees the trial's training
+people only. ``fast=True`` shrinks the work (smaller frames, fewer GMM components, subsampled pixels
+and frames) for tests and the synthetic data; the paper's settings are the default.
 
     from rcnreid.baselines.registry import ROWS, run_row
     dist, pid, gid = run_row("HOG3D", ds, trial=0, fast=True)

@@ -108,7 +108,7 @@ class STFV3D:
 
     def fit(self, sequences):
         from sklearn.decomposition import PCA
-        from rcnreid.fisher import FisherVectorEncoder
+        from rcnreid.nn.fisher import FisherVectorEncoder
         cfg = self.cfg
         rng = np.random.RandomState(cfg.seed)
         sequences = list(sequences)

@@ -14,9 +14,9 @@ def add_arguments(p):
 def run(args):
     import json
     import sys
-    from rcnreid.atomic import check_out_path
-    from rcnreid.atomic import write_json
-    from rcnreid.cmc import aggregate_trials, aggregate_warnings
+    from rcnreid.store.atomic import check_out_path
+    from rcnreid.store.atomic import write_json
+    from rcnreid.evaluation.cmc import aggregate_trials, aggregate_warnings
     from rcnreid.errors import UserError
     if args.out:
         check_out_path(args.out, "--out", "aggregate.json", inputs=args.results, kind="json")

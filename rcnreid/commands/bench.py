@@ -1,16 +1,17 @@
-"""``rcnreid bench``: throughput of the ConvGRU graph (:mod:`rcnreid.bench`; ``make bench``)."""
+"""``rcnreid bench``: throughput of the ConvGRU graph (:mod:`rcnreid.diagnostics.bench`; ``make
+bench``)."""
 NAME = "bench"
 HELP = "time the Siamese ConvGRU graph (compile, training step, inference) of a configuration"
 
 
 def add_arguments(p):
-    from rcnreid.bench import FORMS
+    from rcnreid.commands.options import add_set_option
+    from rcnreid.diagnostics.bench import FORMS
     p.add_argument("--config", default="cpu",
-                   help="a configuration name of rcnreid.configs (paper, cpu, tiny, quick_rcn_ind, "
-                        "...; default cpu)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   dest="overrides", help="change one field of the configuration, as for "
-                   "`rcnreid train` (repeatable), e.g. model.hidden_channels=[32,64,64]")
+                   help="a configuration name of rcnreid.configs.registry (paper, cpu, tiny, "
+                        "quick_rcn_ind, ...; default cpu)")
+    add_set_option(p, help="change one field of the configuration, as for `rcnreid train` "
+                           "(repeatable), e.g. model.hidden_channels=[32,64,64]")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--naive", action="store_true",
                    help="the straightforward Eq. 2 (six convolutions per step inside the scan); "
@@ -42,8 +43,8 @@ def add_arguments(p):
 def run(args):
     import json
     import sys
-    from rcnreid.bench import (compare_forms, compare_settings, format_comparison, format_report,
-                               format_settings, run_bench)
+    from rcnreid.diagnostics.bench import (compare_forms, compare_settings, format_comparison,
+                                           format_report, format_settings, run_bench)
     log = lambda m: print("[bench] " + m, file=sys.stderr, flush=True)  # noqa: E731
     if args.compare_settings:
         c = compare_settings(args.config, settings=[s.strip() for s in
@@ -54,8 +55,8 @@ def run(args):
         print(json.dumps(c, sort_keys=True) if args.json else format_settings(c))
         return 0
     if args.ops:
-        from rcnreid.bench import profile_ops
-        from rcnreid.op_profile import format_split
+        from rcnreid.diagnostics.bench import profile_ops
+        from rcnreid.diagnostics.op_profile import format_split
         r = profile_ops(args.config, steps=args.steps, warmup=args.warmup, seed=args.seed,
                         form=args.form or "fused", log=log, overrides=args.overrides)
         print(json.dumps(r, sort_keys=True) if args.json else

@@ -4,7 +4,7 @@ HELP = "CMC at ranks 1-20 and mAP of a trained model on trial K (probe = camera 
 
 
 def add_arguments(p):
-    from rcnreid.cmc import TIE_RULES
+    from rcnreid.evaluation.cmc import TIE_RULES
     from rcnreid.data.augment import TEST_AUG_SETS
     p.add_argument("--data", required=True, help="dataset HDF5 file")
     p.add_argument("--model", required=True, help="checkpoint (checkpoint-final.h5)")
@@ -23,7 +23,7 @@ def add_arguments(p):
 def run(args):
     import json
     import sys
-    from rcnreid.evaluate import evaluate
+    from rcnreid.evaluation.evaluate import evaluate
     # Progress goes to stderr so that, without --out, stdout holds the result JSON alone.
     res = evaluate(args.data, args.model, args.trial, test_augs=args.test_augs,
                    out_path=args.out, ties=args.ties, scores_path=args.scores, force=args.force,

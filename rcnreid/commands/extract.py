@@ -5,7 +5,7 @@ HELP = "write every sequence's representation (or frame outputs) of a trained mo
 
 def add_arguments(p):
     from rcnreid.data.augment import TEST_AUG_SETS
-    from rcnreid.extract import LEVELS
+    from rcnreid.evaluation.extract import LEVELS
     p.add_argument("--data", required=True, help="dataset HDF5 file")
     p.add_argument("--model", required=True, help="checkpoint (checkpoint-final.h5)")
     p.add_argument("--out", required=True, help="output HDF5 file")
@@ -19,7 +19,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from rcnreid.extract import extract_features
+    from rcnreid.evaluation.extract import extract_features
     extract_features(args.data, args.model, args.out, level=args.level, augs=args.test_augs,
                      force=args.force)
     return 0

@@ -1,11 +1,12 @@
-"""``rcnreid extract-fc7``: per-frame VGG-16 fc7 features of a dataset (Section 5.3; rcnreid.fc7)."""
+"""``rcnreid extract-fc7``: per-frame VGG-16 fc7 features of a dataset (Section 5.3;
+rcnreid.vgg.fc7)."""
 NAME = "extract-fc7"
 HELP = ("write the VGG-16 fc7 vector of every frame of a dataset to HDF5 (input of the FC-GRU, "
         "run config fc_gru)")
 
 
 def add_arguments(p):
-    from rcnreid.vgg16 import FC6_MODES
+    from rcnreid.vgg.vgg16 import FC6_MODES
     p.add_argument("--data", required=True, help="dataset HDF5 file (rcnreid prepare)")
     p.add_argument("--weights", required=True,
                    help="VGG-16 weights (.npz from finetune-vgg, Keras .h5 or .npz)")
@@ -23,7 +24,7 @@ def add_arguments(p):
 def run(args):
     import sys
     from rcnreid.errors import UserError
-    from rcnreid.fc7 import extract_fc7
+    from rcnreid.vgg.fc7 import extract_fc7
     if args.batch < 1:
         raise UserError("--batch %d: must be >= 1" % args.batch)
     path = extract_fc7(args.data, args.weights, args.out, fc6_mode=args.fc6_mode, batch=args.batch,

@@ -1,36 +1,29 @@
-"""``rcnreid finetune-vgg``: fine-tune VGG-16 on VIPeR (Section 5.3; rcnreid.finetune)."""
+"""``rcnreid finetune-vgg``: fine-tune VGG-16 on VIPeR (Section 5.3; rcnreid.vgg.finetune)."""
 NAME = "finetune-vgg"
 HELP = ("fine-tune ImageNet VGG-16 weights on VIPeR identities (checkpoint every epoch, "
         "--resume); writes OUT/vgg16-finetuned.npz")
 
 
 def add_arguments(p):
-    from rcnreid.finetune import FINETUNE_PROFILES
-    from rcnreid.vgg16 import FC6_MODES
+    from rcnreid.commands.options import add_run_folder_options
+    from rcnreid.vgg.finetune import FINETUNE_PROFILES
+    from rcnreid.vgg.vgg16 import FC6_MODES
     p.add_argument("--viper", required=True, help="VIPeR HDF5 file (rcnreid prepare viper)")
     p.add_argument("--weights", required=True,
                    help="VGG-16 weights: Keras vgg16_weights_tf_dim_ordering_tf_kernels.h5 or "
                         ".npz (docs/REPRODUCTION.md §6)")
-    p.add_argument("--out", required=True, help="run folder (checkpoints, log, result)")
     p.add_argument("--profile", default="paper", choices=sorted(FINETUNE_PROFILES),
                    help="fine-tuning schedule (default paper)")
     p.add_argument("--fc6-mode", default=None, choices=FC6_MODES,
                    help="how fc6 meets the input (default: the weights file's, else resize)")
-    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
     p.add_argument("--people", default=None, choices=("all", "train"),
                    help="VIPeR people to train on (default all)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
-                   help="stop after N epochs in all without finishing (continue with --resume)")
-    p.add_argument("--wait", action="store_true",
-                   help="when another process holds the run folder, wait for it instead of "
-                        "stopping")
+    add_run_folder_options(p, "run folder (checkpoints, log, result)")
 
 
 def run(args):
     import dataclasses
-    from rcnreid.finetune import finetune, get_finetune_config
+    from rcnreid.vgg.finetune import finetune, get_finetune_config
     cfg = get_finetune_config(args.profile)
     changes = {k: v for k, v in (("epochs", args.epochs), ("people", args.people))
                if v is not None}

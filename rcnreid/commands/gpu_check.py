@@ -15,7 +15,7 @@ def add_arguments(p):
 
 def run(args):
     from rcnreid.errors import UserError
-    from rcnreid.gpu_check import run_check
+    from rcnreid.diagnostics.gpu_check import run_check
     if args.steps < 1:
         raise UserError("gpu-check --steps: must be >= 1")
     if not args.device.startswith(("cuda", "opencl")):

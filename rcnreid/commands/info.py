@@ -12,10 +12,10 @@ def add_arguments(p):
 
 
 def _cuda_check(d):
-    """What a CUDA device would lack here, without starting one (rcnreid.gpu_env)."""
+    """What a CUDA device would lack here, without starting one (rcnreid.backend.gpu_probe)."""
     if d["cuda_available"]:
         return "in use"
-    from rcnreid.gpu_env import probe
+    from rcnreid.backend.gpu_probe import probe
     report = probe("cuda", start=False)
     if report["problem"]:
         return "cannot start: " + report["problem"]
@@ -24,8 +24,8 @@ def _cuda_check(d):
 
 
 def run(args):
-    from rcnreid import onednn_conv
-    from rcnreid.theano_env import describe
+    from rcnreid.backend import onednn_conv
+    from rcnreid.backend.theano_env import describe
     d = describe()
     d.update(onednn_conv.describe())
     d["cuda_check"] = _cuda_check(d)
@@ -58,7 +58,7 @@ def run(args):
     width = max(len(k) for k, _ in rows)
     for k, v in rows:
         print("%-*s  %s" % (width, k, v))
-    print("Theano-PyMC repairs (rcnreid/theano_fixes.py):")
+    print("Theano-PyMC repairs (rcnreid/backend/theano_fixes.py):")
     for f in d["fixes"]:
         print("  %-30s %s" % (f["name"], f["status"]))
     for w in d["warnings"]:

@@ -6,23 +6,24 @@ HELP = "print each layer's output shape, parameter count (Sec. 4.3 formula) and 
 
 
 def add_arguments(p):
+    from rcnreid.commands.options import add_set_option
     p.add_argument("--config", default="deep_rcn",
-                   help="a configuration name of rcnreid.configs (deep_rcn, deep_rcn_9x9_1x1, "
-                        "rcn_ind, fc_gru, cpu, tiny, quick_rcn_ind, deep_rcn_table1_exact, ...)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   dest="overrides", help="change one field, as for `rcnreid train` (repeatable)")
+                   help="a configuration name of rcnreid.configs.registry (deep_rcn, "
+                        "deep_rcn_9x9_1x1, rcn_ind, fc_gru, cpu, tiny, quick_rcn_ind, "
+                        "deep_rcn_table1_exact, ...)")
+    add_set_option(p, help="change one field, as for `rcnreid train` (repeatable)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def resolve_model_config(name, overrides=()):
-    """``rcnreid.configs.get_config(NAME, overrides=...).model`` (UserError listing the names
-    when NAME is unknown)."""
-    from rcnreid.configs import get_config
+    """``rcnreid.configs.registry.get_config(NAME, overrides=...).model`` (UserError listing the
+    names when NAME is unknown)."""
+    from rcnreid.configs.registry import get_config
     return get_config(name, overrides=overrides).model
 
 
 def run(args):
-    from rcnreid.summary import format_table, gflop_per_sequence, layer_table
+    from rcnreid.nn.summary import format_table, gflop_per_sequence, layer_table
     cfg = resolve_model_config(args.config, args.overrides)
     if args.json:
         tab = layer_table(cfg)

@@ -12,7 +12,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from rcnreid.plots import load_result, plot_cmc
+    from rcnreid.viz.cmc_plot import load_result, plot_cmc
     curves = []
     for item in args.results:
         label = None

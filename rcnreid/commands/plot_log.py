@@ -12,7 +12,7 @@ def add_arguments(p):
 
 
 def run(args):
-    from rcnreid.trainplot import plot_training
+    from rcnreid.viz.training_plot import plot_training
     for path in plot_training(args.runs, args.out, title=args.title):
         print("wrote %s" % path)
     return 0

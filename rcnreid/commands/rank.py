@@ -17,13 +17,13 @@ def add_arguments(p):
 
 def run(args):
     import sys
-    from rcnreid.atomic import check_out_path
-    from rcnreid.atomic import write_json
-    from rcnreid.rank_folders import format_ranking, rank_folders
+    from rcnreid.store.atomic import check_out_path
+    from rcnreid.store.atomic import write_json
+    from rcnreid.evaluation.rank_folders import format_ranking, rank_folders
     if args.json:
         check_out_path(args.json, "--json", "ranking.json", inputs=(args.model,), kind="json")
     if args.montage:
-        from rcnreid.visrank import check_montage_path
+        from rcnreid.viz.visrank import check_montage_path
         check_montage_path(args.montage)
     res = rank_folders(args.model, args.probe, args.gallery, top=args.top,
                        log=lambda m: print(m, file=sys.stderr))
@@ -31,7 +31,7 @@ def run(args):
     if args.json:
         write_json(args.json, res)
     if args.montage:
-        from rcnreid.visrank import montage
+        from rcnreid.viz.visrank import montage
         montage(args.model, res, args.montage, top=args.top or 10,
                 log=lambda m: print(m, file=sys.stderr))
     return 0

@@ -1,10 +1,14 @@
 """``rcnreid train``: train the Siamese RCN on the training people of one trial (Section 5.2)."""
+import os
+
 NAME = "train"
 HELP = "train a model on the training people of trial K (checkpoint every epoch, --resume)"
 
 
 def add_arguments(p):
-    from rcnreid.configs import PROFILES
+    from rcnreid.commands.options import (add_reading_option, add_run_folder_options,
+                                          add_set_option)
+    from rcnreid.configs.registry import PROFILES
     p.add_argument("--data", required=True, help="dataset HDF5 file (rcnreid prepare)")
     p.add_argument("--trial", type=int, default=0, help="train/test split 0..9 (default 0)")
     p.add_argument("--config", default="quick",
@@ -12,31 +16,25 @@ def add_arguments(p):
                         "quick_rcn_ind, ...) or a config.json written by a run (default quick)")
     p.add_argument("--profile", default="paper", choices=sorted(PROFILES),
                    help="size profile for a row name such as deep_rcn (default paper)")
-    p.add_argument("--reading", default=None, metavar="default|literal",
-                   help="default: the trainable reading (docs/REPRODUCTION.md); literal: every "
-                        "setting the paper states, as stated (default: a config.json's own)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE",
-                   dest="overrides",
-                   help="change one field of the configuration, e.g. "
-                        "train.optim.learning_rate=0.01 (repeatable; recorded in config.json)")
-    p.add_argument("--out", required=True, help="run folder for checkpoints, log and config")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    p.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
-    p.add_argument("--stop-after", type=int, default=None, metavar="N",
-                   help="stop after N epochs in all without finishing (continue with --resume)")
-    p.add_argument("--wait", action="store_true",
-                   help="when another process holds the run folder, wait for it instead of "
-                        "stopping")
+    add_reading_option(p, None, "default: the trainable reading (docs/REPRODUCTION.md); literal: "
+                                "every setting the paper states, as stated (default: a "
+                                "config.json's own)")
+    add_set_option(p, help="change one field of the configuration, e.g. "
+                           "train.optim.learning_rate=0.01 (repeatable; recorded in config.json)")
+    add_run_folder_options(p, "run folder for checkpoints, log and config")
 
 
 def run(args):
-    from rcnreid.configs import load_config
-    from rcnreid.train import train
+    from rcnreid.configs.registry import load_config
+    from rcnreid.engine.checkpoint import FINAL_NAME
+    from rcnreid.engine.train import train
+    from rcnreid.viz.training_plot import plot_finished_run
     cfg = load_config(args.config, args.profile, reading=args.reading,
                       overrides=args.overrides)
     if args.epochs is not None:
         cfg = cfg.replace_train(epochs=args.epochs)
-    train(args.data, args.trial, cfg, args.out, resume=args.resume, seed=args.seed,
-          max_epochs=args.stop_after, wait=args.wait)
+    path = train(args.data, args.trial, cfg, args.out, resume=args.resume, seed=args.seed,
+                 max_epochs=args.stop_after, wait=args.wait)
+    if os.path.basename(path) == FINAL_NAME:           # finished: its training curves
+        plot_finished_run(args.out)
     return 0

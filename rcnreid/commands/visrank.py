@@ -20,7 +20,7 @@ def add_arguments(p):
 
 def run(args):
     import sys
-    from rcnreid.visrank import parse_probes, visrank
+    from rcnreid.viz.visrank import parse_probes, visrank
     visrank(args.data, args.model, args.out, trial=args.trial, probes=parse_probes(args.probes),
             top=args.top, frames=args.frames, seed=args.seed, scores_path=args.scores,
             log=lambda m: print(m, file=sys.stderr))

@@ -261,7 +261,7 @@ def write_synthetic_tree(out_dir, layout="ilidsvid", persons=24, seed=0, config=
         raise UserError("%s: already exists; write the synthetic tree into another --out folder "
                         "(or remove this one): mixing two trees would mix their people"
                         % final_top)
-    from rcnreid.atomic import write_error
+    from rcnreid.store.atomic import write_error
     created = not os.path.exists(out_dir)
     # Written under a temporary folder beside the result and renamed into place when complete,
     # so an interrupted run never leaves a partial tree that the converters would read.
@@ -333,7 +333,7 @@ def make_synthetic_h5(out_path, layout="ilidsvid", persons=24, seed=0, config=No
     frames in both cameras. The ``dataset`` attribute is ``synthetic-<layout>``; splits are 10
     random 50/50 splits drawn from ``seed``. Returns the conversion summary dict.
     """
-    from rcnreid.atomic import check_out_path
+    from rcnreid.store.atomic import check_out_path
     from rcnreid.data.frames import RAW_WH, new_counter
     from rcnreid.data.splits import PRID178_MIN_FRAMES, random_splits
     from rcnreid.data.writer import SequenceSource, write_dataset
@@ -343,7 +343,7 @@ def make_synthetic_h5(out_path, layout="ilidsvid", persons=24, seed=0, config=No
     cfg = _resolve_config(layout, persons, config)
     check_out_path(out_path, kind="dataset")
     quiet = log or (lambda *a: None)
-    from rcnreid.atomic import write_error
+    from rcnreid.store.atomic import write_error
     tmp = tempfile.mkdtemp(prefix="rcnreid-synth-")
     try:
         try:

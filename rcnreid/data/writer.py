@@ -3,9 +3,9 @@
 :mod:`rcnreid.data.synthetic` call :func:`write_dataset`.
 
 The file is written under a temporary name beside the output and renamed only when complete
-(:func:`rcnreid.atomic.atomic_h5`; a full disk is one line and keeps any previous file), so an
+(:func:`rcnreid.store.atomic.atomic_h5`; a full disk is one line and keeps any previous file), so an
 interrupted or failed conversion never leaves a file that looks valid; a lock
-(:mod:`rcnreid.locks`) keeps a second converter off the same output. Everything in it is a
+(:mod:`rcnreid.store.locks`) keeps a second converter off the same output. Everything in it is a
 function of the inputs, so converting twice gives the
 same contents; only the ``created`` attribute differs, and it too is fixed when the
 ``SOURCE_DATE_EPOCH`` environment variable is set (the reproducible-builds convention).
@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from rcnreid.atomic import atomic_h5, check_out_path
+from rcnreid.store.atomic import atomic_h5, check_out_path
 from rcnreid.data.frames import RESIZE_METHOD, STORED_HW, load_rgb
 from rcnreid.errors import UserError
 
@@ -65,7 +65,7 @@ def write_dataset(out_path, sequences, splits, name, protocol, frame_hw=STORED_H
     added to the Counter ``skipped``. Prints progress through ``log`` and returns the summary dict
     (people, sequences, frames, skipped reasons -> counts).
     """
-    from rcnreid.locks import hold
+    from rcnreid.store.locks import hold
     if not sequences:
         raise UserError("%s: no sequences to write; check --root" % out_path)
     check_out_path(out_path, kind="dataset")
@@ -83,7 +83,7 @@ def write_dataset(out_path, sequences, splits, name, protocol, frame_hw=STORED_H
     every = max(1, len(sequences) // 20)
     t0 = time.time()
     # One converter at a time per output (a second stops at once, naming the first); the file is
-    # written under a temporary name and renamed when complete (rcnreid.atomic).
+    # written under a temporary name and renamed when complete (rcnreid.store.atomic).
     with hold(out_path, "dataset output"), atomic_h5(out_path) as f:
         frames = f.create_dataset(
             "frames", shape=(total, H, W, 3), dtype=np.uint8,

@@ -12,6 +12,11 @@ and the primal with the squared hinge (Chapelle 2007; smooth, solved with L-BFGS
 
 Each true match is used with both of its sequences as anchor, against ``n_negatives`` wrong
 matches sampled (with ``seed``) per anchor. Ranking a gallery uses the distance -s_w.
+
+This is the project's one RankSVM: :func:`solve_primal` (the objective above, with a weight on
+the regulariser and optionally w >= 0) and :func:`weighted_abs_difference` (w . |a - b| for all
+pairs) also serve the cross-camera RankSVM of GEI+RSVM and DVR (:mod:`rcnreid.baselines.ranking`,
+which builds its constraints from explicit positive / negative pairs).
 """
 import numpy as np
 from scipy.optimize import minimize
@@ -49,12 +54,39 @@ def ranking_constraints(y, n_negatives=10, rng=None, cameras=None):
     return np.asarray(out, dtype=np.int64)
 
 
-def primal_objective(w, Z, C):
-    """Objective and gradient of 1/2 ||w||^2 + C sum max(0, 1 - Z w)^2."""
+def primal_objective(w, Z, C, reg=1.0):
+    """Objective and gradient of reg/2 ||w||^2 + C sum max(0, 1 - Z w)^2."""
     m = np.maximum(0.0, 1.0 - Z @ w)
-    f = 0.5 * w @ w + C * (m @ m)
-    g = w - 2.0 * C * (Z.T @ m)
+    f = 0.5 * reg * (w @ w) + C * (m @ m)
+    g = reg * w - 2.0 * C * (Z.T @ m)
     return f, g
+
+
+def solve_primal(Z, C=1.0, reg=1.0, w0=None, nonnegative=False, max_iter=500, tol=None):
+    """``w`` minimising :func:`primal_objective` over constraint rows ``Z`` (C, d) (want
+    ``w . z >= 1``), by L-BFGS-B from ``w0`` (default zeros); ``nonnegative``: w >= 0, which
+    keeps ``w . |a - b|`` a weighted L1 distance."""
+    Z = np.asarray(Z, np.float64)
+    d = Z.shape[1]
+    w0 = np.zeros(d) if w0 is None else np.asarray(w0, np.float64)
+    options = {"maxiter": int(max_iter)}
+    if tol is not None:
+        options["gtol"] = tol
+    return minimize(primal_objective, w0, args=(Z, float(C), float(reg)), jac=True,
+                    method="L-BFGS-B", bounds=[(0.0, None)] * d if nonnegative else None,
+                    options=options)
+
+
+def weighted_abs_difference(w, A, B):
+    """(len(A), len(B)) matrix of ``w . |a - b|``, a block of rows at a time."""
+    A = np.asarray(A, np.float64)
+    B = np.asarray(B, np.float64)
+    w = np.asarray(w, np.float64)
+    out = np.empty((len(A), len(B)))
+    step = max(1, int(2e7 // max(B.size, 1)))      # ~160 MB of differences at a time
+    for i in range(0, len(A), step):
+        out[i:i + step] = np.abs(A[i:i + step, None, :] - B[None, :, :]) @ w
+    return out
 
 
 class RankSVM(BaseEstimator):
@@ -79,9 +111,7 @@ class RankSVM(BaseEstimator):
             raise UserError("RankSVM C: %r must be > 0" % (self.C,))
         c = ranking_constraints(y, self.n_negatives, np.random.RandomState(self.seed), cameras)
         Z = np.abs(X[c[:, 0]] - X[c[:, 1]]) - np.abs(X[c[:, 0]] - X[c[:, 2]])
-        res = minimize(primal_objective, np.zeros(X.shape[1]), args=(Z, float(self.C)),
-                       jac=True, method="L-BFGS-B",
-                       options=dict(maxiter=int(self.max_iter), gtol=self.tol))
+        res = solve_primal(Z, C=self.C, max_iter=self.max_iter, tol=self.tol)
         self.coef_ = res.x
         self.n_constraints_ = len(c)
         self.objective_ = float(res.fun)
@@ -91,12 +121,8 @@ class RankSVM(BaseEstimator):
         """(Na, d), (Nb, d) -> (Na, Nb) w . |a - b| (higher = more alike)."""
         if not hasattr(self, "coef_"):
             raise UserError("RankSVM: call fit() before score()")
-        A = as_matrix(A, "RankSVM A")
-        B = as_matrix(B, "RankSVM B")
-        out = np.empty((len(A), len(B)))
-        for i in range(len(A)):
-            out[i] = np.abs(B - A[i]) @ self.coef_
-        return out
+        return weighted_abs_difference(self.coef_, as_matrix(A, "RankSVM A"),
+                                       as_matrix(B, "RankSVM B"))
 
     def pairwise_distance(self, A, B):
         """-score(A, B): lower = more alike, for ranking a gallery."""
