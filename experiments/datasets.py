@@ -59,7 +59,8 @@ def ensure_synthetic(options, dataset, log=print):
 
 
 def describe_dataset(path):
-    """``{"path", "dataset", "protocol", "persons", "split_source"}`` recorded in the HDF5 file
+    """``{"path", "dataset", "protocol", "persons", "split_source", "split_kind", "copy_check",
+    "shortfall"}`` recorded in the HDF5 file
     ``path`` (the protocol, e.g. ``prid2011-178``, and the split source, e.g. ``official-mat:
     <file>``, ``seed: seed=0`` or ``json: <file>``, as ``rcnreid prepare`` wrote them), or
     ``{"path", "error"}`` when the file cannot be read."""
@@ -67,7 +68,8 @@ def describe_dataset(path):
     from rcnreid.data.reader import ReIDDataset
     try:
         with ReIDDataset(path, preload=False) as ds:
-            return {"path": os.path.abspath(path), "dataset": ds.name, "protocol": ds.protocol,
-                    "persons": int(len(np.unique(ds.person))), "split_source": ds.split_source}
+            info = {"path": os.path.abspath(path), "persons": int(len(np.unique(ds.person)))}
+            info.update(ds.provenance())    # dataset, protocol, split source, copy check
+            return info
     except (UserError, OSError, KeyError, ValueError) as exc:
         return {"path": os.path.abspath(path), "error": str(exc).splitlines()[0]}

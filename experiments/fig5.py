@@ -64,13 +64,26 @@ def plot_fig5(report, out_png):
         else:
             ax.text(0.5, 0.5, "no row has finished trials", ha="center",
                     transform=ax.transAxes)
-    fig.text(0.01, 0.01, "lines: ours (mean over trials); hollow markers: paper, Table 5",
-             fontsize=8)
+    fig.text(0.01, 0.01, "lines: ours (mean over trials); hollow markers: paper, Table 5"
+             + "".join("   |   %s: %s" % (names.get(d, d), _source_note(info))
+                       for d, info in sorted(report.get("dataset_info", {}).items()))
+             + ("   |   --set %s" % " ".join(report["overrides"])
+                if report.get("overrides") else ""), fontsize=7)
     fig.tight_layout()
     with atomic_path(out_png, suffix=".png") as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
     return curves
+
+
+def _source_note(info):
+    """Protocol and split source of one dataset, for the figure's footer."""
+    if not info or "protocol" not in info:
+        return "data not recorded"
+    note = "%s, splits %s" % (info["protocol"], info.get("split_source", "?"))
+    if info.get("copy_check") == "incomplete":
+        note += ", INCOMPLETE copy"
+    return note
 
 
 def after(report, options):
@@ -79,6 +92,8 @@ def after(report, options):
     write_json(os.path.join(options.results, "fig5.json"),
                {"data": report["data"], "profile": report["profile"],
                 "reading": report.get("reading", "default"),
+                "overrides": report.get("overrides", []),
+                "dataset_info": report.get("dataset_info", {}),
                 "trials": report["trials"], "curves": curves})
     print("wrote %s and %s" % (png, os.path.join(options.results, "fig5.json")))
 

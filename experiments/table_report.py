@@ -126,6 +126,8 @@ def describe_source(info):
     else:
         ours = "protocol %s, %d persons, splits from %s" % (info["protocol"], info["persons"],
                                                            info["split_source"])
+        if info.get("copy_check") == "incomplete":
+            ours += ", INCOMPLETE dataset copy (%s)" % info.get("shortfall", "")
     return "Ours: %s. Paper: %s." % (ours, (info or {}).get("paper") or "-")
 
 

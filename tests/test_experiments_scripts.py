@@ -96,6 +96,10 @@ def test_fig5_plot_and_curves(results):
         assert [c["name"] for c in fig["curves"][d]] == ran
         for c in fig["curves"][d]:
             assert c["label"].startswith("%.1f%% " % c["cmc"][0])
+        # Fig. 5 records what its numbers came from, as the tables do (issue 29)
+        assert fig["dataset_info"][d]["protocol"] == rep["dataset_info"][d]["protocol"]
+        assert fig["dataset_info"][d]["split_source"] == rep["dataset_info"][d]["split_source"]
+    assert fig["reading"] == rep["reading"] and fig["overrides"] == rep["overrides"]
 
 
 def test_second_run_skips_finished_trials(results):
