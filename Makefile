@@ -48,7 +48,7 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): setup.py scripts/bootstrap.sh
+$(STAMP): setup.py scripts/bootstrap.sh scripts/install_theano.py scripts/build_gpuarray.py
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/bootstrap.sh
 	@touch $(STAMP)
 

@@ -192,8 +192,8 @@ def probe(device, start=True):
     facts.append(("pygpu", "%s (%s)" % (version, where) if version else "missing"))
     if version is None:
         return {"facts": facts, "problem":
-                "pygpu, which Theano's GPU backend needs, does not import (%s); install it: "
-                "conda-forge's pygpu, or Debian/Ubuntu's python3-pygpu (README.rst, 'GPU')" % where}
+                "pygpu, which Theano's GPU backend needs, does not import (%s); `make venv` "
+                "builds it into the venv (needs cmake and a C compiler; docs/INSTALL.md)" % where}
     if device.startswith("cuda"):
         for name, what, source in CUDA_LIBRARIES:
             problem = library_problem(name, what, source)
