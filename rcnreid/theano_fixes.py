@@ -235,7 +235,7 @@ def _numpy2_removed_names(_):
 #: numpy's npy_3kcompat.h used to define (lazylinker_c.c, Theano's type checks). Macros on the
 #: command line, no header file: a header that includes Python.h would also be prepended to
 #: Theano's OpenMP probe, which then fails to compile and silently turns OpenMP off.
-NUMPY2_CXXFLAGS = ("-DNPY_TARGET_VERSION=NPY_2_0_API_VERSION -DPyInt_Check=PyLong_Check "
+NUMPY2_CXXFLAGS = ("-DNPY_TARGET_VERSION=NPY_2_0_API_VERSION -DNPY_PY3K=1 -DPyInt_Check=PyLong_Check "
                    "-DPyInt_AsLong=PyLong_AsLong -DPyInt_AS_LONG=PyLong_AS_LONG "
                    "-DPyInt_FromLong=PyLong_FromLong")
 

@@ -41,9 +41,16 @@ STDLIB_SKIP = {"test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3
                "__pycache__", "site-packages", "turtle.py"}
 #: Folder names dropped from installed packages (test suites, bytecode caches).
 PKG_SKIP = {"__pycache__", "tests", "testing"}
-#: Installed distributions not needed to run.
-DIST_SKIP = ("pip", "pip-", "_distutils_hack", "distutils-precedence.pth", "__editable__",
-             "rcnreid.egg-link", "easy-install.pth", "rcnreid", "rcnreid-")
+#: Installed distributions not needed to run (pip; the editable rcnreid: replaced by a
+#: regular install) or to test (pytest and its plugins, Cython: it built pygpu).
+DIST_SKIP = ("pip", "__editable__",
+             "rcnreid.egg-link", "easy-install.pth", "rcnreid", "pytest", "_pytest", "py.py",
+             "xdist", "execnet", "pluggy", "iniconfig", "pygments", "cython", "pyximport")
+#: Left out unless --full: what only the CPU-side steps import (data preparation's optical flow
+#: and the hand-crafted baselines: OpenCV; figures and the report: matplotlib and its
+#: dependencies). Together about half of the venv; without them the archive stays under 64 MiB.
+LEAVE_OUT = ("cv2", "opencv_python", "matplotlib", "mpl_toolkits", "fonttools", "contourpy",
+             "kiwisolver", "cycler", "pyparsing", "python_dateutil", "dateutil", "pylab.py")
 
 LAUNCHER = """#!/bin/sh
 # rcnreid bundle launcher: everything is found relative to this file.
@@ -100,11 +107,12 @@ def copy_python(dest):
     return os.path.join(lib, "python%s" % PYVER, "site-packages")
 
 
-def copy_venv(site_dest, dest):
+def copy_venv(site_dest, dest, full=False):
     site = sysconfig.get_paths()["purelib"]
     os.makedirs(site_dest)
+    skip = DIST_SKIP + (() if full else LEAVE_OUT)
     for name in sorted(os.listdir(site)):
-        if name.startswith(DIST_SKIP):
+        if name.lower().startswith(skip):
             continue
         src = os.path.join(site, name)
         if os.path.isdir(src):
@@ -118,6 +126,17 @@ def copy_venv(site_dest, dest):
         shutil.copy2(so, os.path.join(dest, "lib"), follow_symlinks=False)
     shutil.copytree(os.path.join(sys.prefix, "include", "gpuarray"),
                     os.path.join(dest, "include", "gpuarray"))
+
+
+def strip(python_dir):
+    """Debug symbols off the Python executable and libpython (pyenv builds keep them)."""
+    tool = shutil.which("strip")
+    if not tool:
+        return
+    for f in glob.glob(os.path.join(python_dir, "bin", "python*")) + \
+            glob.glob(os.path.join(python_dir, "lib", "libpython*.so*")):
+        if os.path.isfile(f) and not os.path.islink(f):
+            subprocess.run([tool, "--strip-debug", f], capture_output=True)
 
 
 def install_rcnreid(python_dir, log):
@@ -144,7 +163,7 @@ def install_rcnreid(python_dir, log):
 
 def smoke(top):
     r = subprocess.run([os.path.join(top, "bin", "python"), "-c",
-                        "import rcnreid, pygpu, theano, numpy; print(numpy.__version__)"],
+                        "import rcnreid.theano_env, pygpu, numpy; print(numpy.__version__)"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
@@ -164,6 +183,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=os.path.join(
         ROOT, "dist", "rcnreid-bundle-py%s-%s.tar.xz" % (PYVER, arch)))
+    ap.add_argument("--full", action="store_true",
+                    help="keep OpenCV and matplotlib (data preparation, baselines, figures)")
     args = ap.parse_args()
     if sys.prefix == sys.base_prefix:
         print("[bundle] run this with the venv's Python (make bundle)", file=sys.stderr)
@@ -173,7 +194,8 @@ def main():
         top = os.path.join(work, "rcnreid-bundle")
         python_dir = os.path.join(top, "python")
         site_dest = copy_python(python_dir)
-        copy_venv(site_dest, python_dir)
+        copy_venv(site_dest, python_dir, args.full)
+        strip(python_dir)
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(os.path.abspath(args.out) + ".log", "w") as log:
             install_rcnreid(python_dir, log)
