@@ -87,7 +87,7 @@ test-platforms:
 
 # One relocatable archive: rcnreid, $(VENV) and its Python (scripts/make_bundle.py).
 bundle: $(STAMP)
-	$(PY) scripts/make_bundle.py
+	$(PY) scripts/make_bundle.py $(BUNDLE_ARGS)
 
 # Unpack the bundle into a temporary folder and run its OpenCL gpu-check with the venv and the
 # Python it came from hidden (a private mount namespace, when root): proof that it is relocatable.

@@ -84,9 +84,22 @@ def _versioned_copy(name):
     return None
 
 
+#: The versioned names that the libgpuarray built by scripts/build_gpuarray.py also tries when
+#: the unversioned development name does not load (its edit of dyn_load.c).
+BUILT_LIBGPUARRAY_SUFFIXES = (".1", ".12", ".11.2", ".11")
+
+
+def built_libgpuarray():
+    """True when the libgpuarray next to this Python is the one scripts/build_gpuarray.py
+    built (a venv made by `make venv`, or a bundle), not a distribution's."""
+    return bool(glob.glob(os.path.join(sys.exec_prefix, "lib", "libgpuarray.so*")))
+
+
 def library_problem(name, what, source):
     """None when ``name`` loads, else one sentence with the fix."""
     if _loadable(name):
+        return None
+    if built_libgpuarray() and any(_loadable(name + s) for s in BUILT_LIBGPUARRAY_SUFFIXES):
         return None
     found = _versioned_copy(name)
     if found:

@@ -274,8 +274,21 @@ def main(argv):
         try:
             print(tree_digest(argv[2])[1])
         except Failure as exc:
-            print("[bootstrap] %s" % exc, file=sys.stderr)
+            print("[bootstrap] %s" % " ".join(str(exc).split()), file=sys.stderr)
             return 1
+        return 0
+    if argv[1:2] == ["--verify"]:          # check LIBGPUARRAY_SOURCE (or the download) only
+        try:
+            with tempfile.TemporaryDirectory(prefix="rcnreid-gpuarray-") as tmp:
+                archive = fetch(tmp)
+                digest = tree_digest(archive)[1]
+                if digest != TREE_SHA256:
+                    raise Failure("%s is not the libgpuarray %s release: its files' digest is "
+                                  "%s, expected %s" % (archive, VERSION, digest, TREE_SHA256))
+        except Failure as exc:
+            print("[bootstrap] %s" % " ".join(str(exc).split()), file=sys.stderr)
+            return 1
+        say("libgpuarray %s source verified" % VERSION)
         return 0
     prefix = sys.prefix
     if have_pygpu(prefix):
@@ -289,7 +302,7 @@ def main(argv):
     try:
         loaded = build(prefix, log_path)
     except Failure as exc:
-        print("[bootstrap] %s" % exc, file=sys.stderr)
+        print("[bootstrap] %s" % " ".join(str(exc).split()), file=sys.stderr)
         return 1
     say("pygpu %s built; it loads %s" % (VERSION, loaded))
     return 0

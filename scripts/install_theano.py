@@ -117,7 +117,7 @@ def main():
                 raise Failure("pip could not install the repaired Theano-PyMC sdist: %s"
                               % (last[-1] if last else "exit %d" % run.returncode))
     except Failure as exc:
-        print("[bootstrap] %s" % exc, file=sys.stderr)
+        print("[bootstrap] %s" % " ".join(str(exc).split()), file=sys.stderr)
         return 1
     if installed_version() != VERSION:
         print("[bootstrap] Theano-PyMC %s did not install" % VERSION, file=sys.stderr)
