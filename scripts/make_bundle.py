@@ -148,9 +148,18 @@ def install_rcnreid(python_dir, log):
     build = tempfile.mkdtemp(prefix="rcnreid-bundle-src-")
     try:
         src = os.path.join(build, "src")
-        shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
-            ".git", ".venv*", "build", "dist", "data", "results", "runs", "*.egg-info",
-            "__pycache__", "demo-output", ".pytest_cache", "bundle-test"))
+        top_skip = shutil.ignore_patterns(".git", ".venv*", "build", "dist", "data", "results",
+                                          "runs", "demo-output", ".pytest_cache", ".whl", ".gl")
+        any_skip = shutil.ignore_patterns("*.egg-info", "__pycache__", "*.pyc")
+
+        def ignore(folder, names):
+            # the top-level skips only at the top: rcnreid/data is a package
+            skip = set(any_skip(folder, names))
+            if os.path.abspath(folder) == ROOT:
+                skip |= set(top_skip(folder, names))
+            return skip
+
+        shutil.copytree(ROOT, src, ignore=ignore)
         cmd = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
                "--no-deps", "--no-build-isolation", "--no-compile", "--target", target, src]
         r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=build)
@@ -168,6 +177,22 @@ def smoke(top):
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]
         raise Failure("the bundle's Python does not import rcnreid, pygpu and theano: %s" % last)
+
+
+def pack(top, out):
+    """tar + xz (the external xz on all cores when there is one: several times faster)."""
+    xz = shutil.which("xz")
+    if xz:
+        with open(out, "wb") as f:
+            tar = subprocess.Popen(["tar", "-C", os.path.dirname(top), "-cf", "-",
+                                    os.path.basename(top)], stdout=subprocess.PIPE)
+            comp = subprocess.run([xz, "-T0", "-6", "-c"], stdin=tar.stdout, stdout=f)
+            tar.stdout.close()
+            if tar.wait() != 0 or comp.returncode != 0:
+                raise Failure("tar | xz failed writing %s" % out)
+        return
+    with tarfile.open(out, "w:xz", preset=6) as t:
+        t.add(top, arcname=os.path.basename(top))
 
 
 def commit():
@@ -210,9 +235,12 @@ def main():
             f.write(README % {"ver": PYVER, "arch": arch, "commit": commit(),
                               "when": time.strftime("%Y-%m-%d")})
         smoke(top)
+        # pygpu's modules have invalid escapes that Python 3.12+ warns about when compiling them:
+        # compile them here, quietly, so the first run on the node does not print that
+        subprocess.run([os.path.join(top, "bin", "python"), "-W", "ignore", "-m", "compileall",
+                        "-q", os.path.join(site_dest, "pygpu")], capture_output=True)
         tmp_out = args.out + ".part"
-        with tarfile.open(tmp_out, "w:xz", preset=6) as tar:
-            tar.add(top, arcname="rcnreid-bundle")
+        pack(top, tmp_out)
         os.replace(tmp_out, args.out)
     except (Failure, OSError) as exc:
         print("[bundle] %s" % exc, file=sys.stderr)
