@@ -39,7 +39,7 @@ EXP_ARGS = --data $(DATA) --profile $(PROFILE) --reading $(READING) --trials $(T
            --jobs $(JOBS) --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS) \
            $(foreach s,$(SET),--set $(s))
 
-.PHONY: help venv test test-rounding test-cuda-headers demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
+.PHONY: help venv test test-rounding test-cuda-headers test-platforms bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
@@ -47,6 +47,9 @@ help:
 	@echo "make test-rounding  the learned-behaviour tests under each float-rounding setting"
 	@echo "make gpu-check  DEVICE=cuda|opencl0:0: train a tiny model on the GPU and the CPU, compare (one verdict line)"
 	@echo "make test-cuda-headers  compile Theano's GPU conv ops against CUDA 12 + cuDNN 8/9 headers (no GPU; ~1.3 GB download once)"
+	@echo "make test-platforms  fresh venvs of Python 3.10/3.12/3.13: repairs' tests + OpenCL gpu-check (docs/INSTALL.md)"
+	@echo "make bundle     dist/rcnreid-bundle-*.tar.xz: rcnreid + venv + Python for an offline GPU node"
+	@echo "make bundle-check  unpack the bundle elsewhere (originals hidden) and run its OpenCL gpu-check"
 	@echo "make info       what Theano configuration is in force"
 	@echo "make bench      throughput of the ConvGRU graph (BENCH_CONFIG=cpu|paper)"
 	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
@@ -58,7 +61,7 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): setup.py scripts/bootstrap.sh
+$(STAMP): setup.py scripts/bootstrap.sh scripts/install_theano.py scripts/build_gpuarray.py
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/bootstrap.sh
 	@touch $(STAMP)
 
@@ -91,6 +94,26 @@ gpu-check: $(STAMP)
 # 6 MB of headers kept in ~/.cache/rcnreid/cuda-headers) and libgpuarray's (README.rst, 'GPU').
 test-cuda-headers: $(STAMP)
 	RCNREID_FETCH_CUDA_HEADERS=1 $(PY) -m pytest -q tests/test_cuda_headers.py
+
+# Issue 27: the install on other Pythons, each in its own fresh venv (.venv-3.X, built by the
+# bootstrap), checked by the repairs' tests, a few core test files and the OpenCL gpu-check
+# (docs/INSTALL.md gives the measured time). PLATFORM_PYTHONS: interpreters to try (default:
+# python3.10, 3.12, 3.13 from PATH or pyenv); PLATFORM_FRESH=0 reuses the venvs.
+PLATFORM_PYTHONS ?=
+
+test-platforms:
+	bash scripts/test_platforms.sh $(PLATFORM_PYTHONS)
+
+# One relocatable archive: rcnreid, $(VENV) and its Python (scripts/make_bundle.py).
+bundle: $(STAMP)
+	$(PY) scripts/make_bundle.py $(BUNDLE_ARGS)
+
+# Unpack the bundle into a temporary folder and run its OpenCL gpu-check with the venv and the
+# Python it came from hidden (a private mount namespace, when root): proof that it is relocatable.
+BUNDLE ?= $(lastword $(sort $(wildcard dist/rcnreid-bundle-*.tar.xz)))
+bundle-check:
+	@test -n "$(BUNDLE)" || { echo "no dist/rcnreid-bundle-*.tar.xz: run make bundle"; exit 2; }
+	bash scripts/bundle_check.sh $(BUNDLE) $(VENV)
 
 bench: $(STAMP)
 	$(PY) -m rcnreid bench --config $(BENCH_CONFIG)

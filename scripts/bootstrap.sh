@@ -11,10 +11,17 @@
 #   module and Python.h, which Theano needs to compile its C code.
 # - Debian's chromium (optional, when missing and root): the headless browser of the HTML
 #   report's test.
-# - Debian's python3-pygpu, libgpuarray-dev and pocl-opencl-icd (when missing and root): Theano's
-#   GPU backend, run on the CPU through OpenCL by the test suite (see below).
-# - The Python packages pinned in setup.py (Theano-PyMC 1.1.2 needs numpy < 1.24, scipy < 1.12
-#   and setuptools < 70 for pkg_resources), plus pytest and pytest-xdist.
+# - Debian's pocl-opencl-icd and libclblast1 (when missing and root): an OpenCL driver that runs
+#   on the CPU, and the OpenCL BLAS libgpuarray uses, so the test suite runs Theano's GPU backend
+#   for real on any machine (device=opencl0:0).
+# - The Python packages pinned in setup.py, per Python (3.9-3.13; docs/INSTALL.md), plus pytest and
+#   pytest-xdist. Theano-PyMC 1.1.2 first, by scripts/install_theano.py (its sdist needs a repair
+#   to build on Python >= 3.12).
+# - Theano's GPU backend, libgpuarray + pygpu 0.7.6, built from source into the venv by
+#   scripts/build_gpuarray.py (pygpu is not on PyPI): needs cmake, a C compiler and make (installed
+#   when missing and root), Cython (from PyPI) and the source (downloaded, or LIBGPUARRAY_SOURCE=
+#   a local .tar.gz). A failed build is one line and not fatal: rcnreid then runs on the CPU only.
+#   RCNREID_NO_GPU=1 skips it.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
@@ -35,9 +42,10 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
-"$PYTHON" - <<'PY' || { echo "[bootstrap] rcnreid needs Python 3.9-3.11 (Theano-PyMC 1.1.2); set PYTHON=python3.11" >&2; exit 1; }
+command -v "$PYTHON" >/dev/null 2>&1 || { echo "[bootstrap] $PYTHON not found; set PYTHON=/path/to/python3.X (3.9-3.13)" >&2; exit 1; }
+"$PYTHON" - <<'PY' || { echo "[bootstrap] rcnreid needs Python 3.9-3.13 (Theano-PyMC 1.1.2), $PYTHON is $("$PYTHON" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null); set PYTHON=python3.X" >&2; exit 1; }
 import sys
-sys.exit(0 if (3, 9) <= sys.version_info[:2] <= (3, 11) else 1)
+sys.exit(0 if (3, 9) <= sys.version_info[:2] <= (3, 13) else 1)
 PY
 
 # OpenBLAS for Theano's BLAS ops.
@@ -69,20 +77,30 @@ if [ -z "${RCNREID_NO_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 \
     apt_install chromium || say "continuing without chromium (the HTML report's browser test will skip)"
 fi
 
-# Theano's GPU backend (issue 14): pygpu is not on PyPI. Debian's python3-pygpu (built for
-# CPython 3.11 and numpy's C-API version 16, which numpy 1.23.5 shares) with libgpuarray-dev (the
-# headers of Theano's first GPU compile) and pocl-opencl-icd (an OpenCL driver that runs on the
-# CPU) lets the test suite run Theano's GPU backend for real on any machine
+# An OpenCL driver that runs on the CPU (pocl) and the OpenCL BLAS (CLBlast) libgpuarray loads:
+# with them the test suite runs Theano's GPU backend for real on any machine
 # (THEANO_FLAGS=device=opencl0:0). Installed when missing and root; never fatal: without them the
 # OpenCL tests skip with one line. RCNREID_NO_OPENCL=1 skips this step.
 if [ -z "${RCNREID_NO_OPENCL:-}" ] && command -v dpkg >/dev/null 2>&1; then
     missing=""
-    for pkg in python3-pygpu libgpuarray-dev pocl-opencl-icd; do
+    for pkg in pocl-opencl-icd libclblast1; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
     done
     if [ -n "$missing" ]; then
         # shellcheck disable=SC2086
-        apt_install $missing || say "continuing without Debian's pygpu/OpenCL (the OpenCL tests will skip)"
+        apt_install $missing || say "continuing without pocl/CLBlast (the OpenCL tests will skip)"
+    fi
+fi
+
+# The tools that build libgpuarray (cmake, make; gcc is Theano's compiler anyway).
+if [ -z "${RCNREID_NO_GPU:-}" ]; then
+    missing=""
+    command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
+    command -v make >/dev/null 2>&1 || command -v ninja >/dev/null 2>&1 || missing="$missing make"
+    command -v cc >/dev/null 2>&1 || command -v gcc >/dev/null 2>&1 || missing="$missing gcc"
+    if [ -n "$missing" ]; then
+        # shellcheck disable=SC2086
+        apt_install $missing || true     # build_gpuarray.py names what is still missing
     fi
 fi
 
@@ -94,29 +112,20 @@ if [ ! -x "$VENV/bin/python" ]; then
     fi
 fi
 
-say "installing rcnreid and its pinned dependencies into $VENV (first time: about a minute)"
+say "installing rcnreid and its pinned dependencies into $VENV (first time: a few minutes)"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "pip>=23" "wheel" "setuptools<70" 2>&1 | grep -v '^WARNING: Location' || true
+"$VENV/bin/python" scripts/install_theano.py || exit 1
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]" 2>&1 | grep -v -e '^WARNING: Location' -e 'BuildBackendWarning' || true
-# Expose Debian's pygpu, and only it (not Debian's numpy), to the venv: a folder holding a link to
-# the pygpu package, put on the venv's path by a .pth file; pygpu's own needs (six, mako) come
-# from PyPI. Skipped when the venv already has a pygpu (e.g. conda-forge's) or its Python is not
-# the 3.11 that Debian's build is for.
-DEB_PYGPU=/usr/lib/python3/dist-packages/pygpu
-if [ -d "$DEB_PYGPU" ] && ! "$VENV/bin/python" -c 'import pygpu' >/dev/null 2>&1; then
-    if "$VENV/bin/python" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
-        mkdir -p "$VENV/debian-pygpu"
-        ln -sfn "$DEB_PYGPU" "$VENV/debian-pygpu/pygpu"
-        site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-        echo "$(cd "$VENV/debian-pygpu" && pwd)" > "$site/rcnreid-debian-pygpu.pth"
-        "$VENV/bin/python" -m pip install -q --disable-pip-version-check six mako 2>&1 | grep -v '^WARNING: Location' || true
-        if "$VENV/bin/python" -c 'import pygpu' >/dev/null 2>&1; then
-            say "Debian's pygpu $("$VENV/bin/python" -c 'import pygpu; print(pygpu.__version__)') is visible in $VENV"
-        else
-            say "Debian's pygpu does not import in $VENV; the OpenCL tests will skip"
-        fi
-    else
-        say "Debian's pygpu is built for Python 3.11; $VENV has another Python: no GPU backend"
-    fi
+
+# Earlier bootstraps exposed Debian's pygpu (Python 3.11 only) through a .pth file: retire it.
+site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+rm -f "$site/rcnreid-debian-pygpu.pth"
+rm -rf "$VENV/debian-pygpu"
+
+# Theano's GPU backend: libgpuarray + pygpu built into the venv (scripts/build_gpuarray.py).
+if [ -z "${RCNREID_NO_GPU:-}" ]; then
+    "$VENV/bin/python" scripts/build_gpuarray.py \
+        || say "continuing without Theano's GPU backend: rcnreid runs on the CPU (fix the above and run make venv again)"
 fi
 
 "$VENV/bin/python" -c "import rcnreid.backend.theano_env, numpy, scipy, h5py, PIL, matplotlib, sklearn, cv2, pytest, xdist" \

@@ -23,7 +23,7 @@ def _why_no_opencl():
     try:
         import pygpu
     except Exception as exc:
-        return "pygpu does not import (%s): install Debian's python3-pygpu (scripts/bootstrap.sh)" \
+        return "pygpu does not import (%s): `make venv` builds it (scripts/build_gpuarray.py)" \
             % exc
     try:
         pygpu.init(DEVICE)

@@ -35,7 +35,9 @@ def test_every_fix_names_its_bug_and_is_applied_here():
         assert f.stage in ("pre_import", "post_import", "gpu_init")
         assert len(f.bug) > 40, f.name
         expected = "not reached" if f.stage == "gpu_init" else "applied"
-        assert theano_fixes.STATUS.get(f.name, "not reached") == expected, f.name
+        if f.when is not None and not f.when():        # another Python/numpy's repair
+            expected = "not needed here"
+        assert theano_fixes.STATUS.get(f.name, "not reached").startswith(expected), f.name
     names = [f["name"] for f in describe()["fixes"]]
     assert names == [f.name for f in theano_fixes.FIXES]
 

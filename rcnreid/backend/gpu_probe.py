@@ -84,9 +84,22 @@ def _versioned_copy(name):
     return None
 
 
+#: The versioned names that the libgpuarray built by scripts/build_gpuarray.py also tries when
+#: the unversioned development name does not load (its edit of dyn_load.c).
+BUILT_LIBGPUARRAY_SUFFIXES = (".1", ".12", ".11.2", ".11")
+
+
+def built_libgpuarray():
+    """True when the libgpuarray next to this Python is the one scripts/build_gpuarray.py
+    built (a venv made by `make venv`, or a bundle), not a distribution's."""
+    return bool(glob.glob(os.path.join(sys.exec_prefix, "lib", "libgpuarray.so*")))
+
+
 def library_problem(name, what, source):
     """None when ``name`` loads, else one sentence with the fix."""
     if _loadable(name):
+        return None
+    if built_libgpuarray() and any(_loadable(name + s) for s in BUILT_LIBGPUARRAY_SUFFIXES):
         return None
     found = _versioned_copy(name)
     if found:
@@ -192,8 +205,8 @@ def probe(device, start=True):
     facts.append(("pygpu", "%s (%s)" % (version, where) if version else "missing"))
     if version is None:
         return {"facts": facts, "problem":
-                "pygpu, which Theano's GPU backend needs, does not import (%s); install it: "
-                "conda-forge's pygpu, or Debian/Ubuntu's python3-pygpu (README.rst, 'GPU')" % where}
+                "pygpu, which Theano's GPU backend needs, does not import (%s); `make venv` "
+                "builds it into the venv (needs cmake and a C compiler; docs/INSTALL.md)" % where}
     if device.startswith("cuda"):
         for name, what, source in CUDA_LIBRARIES:
             problem = library_problem(name, what, source)

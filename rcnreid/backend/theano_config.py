@@ -128,8 +128,8 @@ def _check_gpu_backend(device):
     except Exception as exc:  # ImportError, or an ABI error from a pygpu built for another numpy
         raise GPUBackendError(
             "THEANO_FLAGS asks for device=%s, but Theano's GPU backend needs pygpu, which does not "
-            "import (%s) and is not on PyPI: install conda-forge's pygpu (`conda install -c "
-            "conda-forge pygpu`) or Debian/Ubuntu's python3-pygpu (README.rst, 'GPU'), or unset "
+            "import (%s) and is not on PyPI: `make venv` builds it from source into the venv "
+            "(scripts/build_gpuarray.py; needs cmake and a C compiler, docs/INSTALL.md), or unset "
             "device to run on the CPU" % (device, _shorten(exc, 80)))
 
 

@@ -17,8 +17,13 @@ Stages:
 is needed) leaves the named fixes out. :data:`STATUS` records what happened to each, for
 ``rcnreid info``.
 
->>> sorted(f.name for f in FIXES if f.stage == "pre_import")
-['scan_perform_ext_py311']
+Some repairs concern only newer Pythons and numpys (issue 27: Python 3.12 comes with numpy 1.26,
+3.13 with numpy 2): their ``when`` says where they are needed, and elsewhere they are recorded
+as "not needed here" without being applied.
+
+>>> sorted(f.name for f in FIXES if f.stage == "pre_import")  # doctest: +NORMALIZE_WHITESPACE
+['numpy2_c_api', 'numpy2_removed_names', 'numpy_distutils_removed', 'numpy_removed_aliases',
+ 'scan_perform_ext_py311']
 """
 import contextvars
 import functools
@@ -43,17 +48,19 @@ class Fix:
     stage: str          # "pre_import", "post_import" or "gpu_init"
     apply: Callable     # apply(theano_or_None) -> True when it changed something
     gpu: bool = False   # repairs a path only the GPU backend takes
+    when: Callable = None   # when() -> False where the bug cannot occur (another Python/numpy)
 
 
 FIXES = []
 
-#: name -> "applied" | "not needed" | "disabled (RCNREID_DISABLE_FIXES)" | "skipped: ..."
+#: name -> "applied" | "not needed" | "not needed here (...)" | "disabled (RCNREID_DISABLE_FIXES)"
+#: | "skipped: ..."
 STATUS = {}
 
 
-def _fix(name, bug, stage, gpu=False):
+def _fix(name, bug, stage, gpu=False, when=None):
     def register(fn):
-        FIXES.append(Fix(name, bug, stage, fn, gpu))
+        FIXES.append(Fix(name, bug, stage, fn, gpu, when))
         return fn
     return register
 
@@ -95,6 +102,10 @@ def apply_stage(stage, theano=None):
     for f in FIXES:
         if f.stage != stage:
             continue
+        if f.when is not None and not f.when():
+            STATUS[f.name] = "not needed here (Python %d.%d, numpy %s)" % (
+                sys.version_info[0], sys.version_info[1], numpy.__version__)
+            continue
         if f.name in off:
             STATUS[f.name] = "disabled (RCNREID_DISABLE_FIXES)"
             continue
@@ -119,6 +130,134 @@ def _scan_perform_ext_py311(_):
         sys.modules["theano.scan.scan_perform_ext"] = None
         return True
     return False
+
+
+# --------------------------------------------------------------------------------------------
+# pre_import: what numpy 1.24+, numpy 2 and Python 3.12 removed (issue 27)
+
+
+def numpy_at_least(major, minor=0):
+    found = tuple(int(p) for p in re.findall(r"\d+", numpy.__version__)[:2])
+    return found >= (major, minor)
+
+
+def _no_numpy_distutils():
+    import importlib.util
+    try:
+        return importlib.util.find_spec("numpy.distutils") is None
+    except Exception:
+        return True
+
+
+class _NumpyDistutilsStub:
+    """What Theano reads of numpy.distutils: the numpy include folder. No __config__ and no
+    system_info, so Theano's BLAS probing takes its 'not found' branch (rcnreid sets
+    blas__ldflags itself, rcnreid.theano_env)."""
+
+
+@_fix("numpy_distutils_removed",
+      "theano.link.c.cmodule imports numpy.distutils (for the numpy include folder), which numpy "
+      "has no longer on Python >= 3.12: import theano fails", "pre_import",
+      when=_no_numpy_distutils)
+def _numpy_distutils_removed(_):
+    import types
+    if "numpy.distutils" in sys.modules:
+        return False
+    pkg = types.ModuleType("numpy.distutils", "rcnreid stand-in for the removed numpy.distutils")
+    pkg.__path__ = []                     # a package: `import numpy.distutils.x` fails cleanly
+    misc = types.ModuleType("numpy.distutils.misc_util")
+    misc.get_numpy_include_dirs = lambda: [numpy.get_include()]
+    pkg.misc_util = misc
+    pkg._rcnreid_stub = True
+    sys.modules["numpy.distutils"] = pkg
+    sys.modules["numpy.distutils.misc_util"] = misc
+    numpy.distutils = pkg
+    return True
+
+
+#: numpy 1.24 removed these aliases of the builtins; Theano 1.1.2 uses them as such (np.bool as
+#: getattr(np, "bool"), the constructor of its bool Cast op; numpy 2 has np.bool again).
+NUMPY_ALIASES = {"bool": bool, "int": int, "complex": complex}
+
+
+@_fix("numpy_removed_aliases",
+      "Theano uses np.bool and np.int (at import: theano.scalar, theano.tensor.random) and "
+      "np.complex (scalar constants: get_scalar_constant_value swallows the AttributeError and "
+      "calls every constant non-scalar), aliases numpy 1.24 removed", "pre_import",
+      when=lambda: numpy_at_least(1, 24))
+def _numpy_removed_aliases(_):
+    import warnings
+    changed = False
+    for name, value in NUMPY_ALIASES.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")        # numpy 1.26 warns about np.bool's future
+            missing = not hasattr(numpy, name)
+        if missing:
+            setattr(numpy, name, value)
+            changed = True
+    return changed
+
+
+class _Cast:
+    """numpy 1.x's np.cast: np.cast[dtype](x) is np.asarray(x).astype(dtype)."""
+
+    def __getitem__(self, dtype):
+        dtype = numpy.dtype(dtype)
+        return lambda x: numpy.asarray(x).astype(dtype)
+
+
+def _numpy2_names():
+    from numpy import exceptions
+    return {
+        "cast": _Cast(),
+        "product": numpy.prod,
+        "sctype2char": lambda sctype: numpy.dtype(sctype).char,
+        "ComplexWarning": exceptions.ComplexWarning,
+        "AxisError": exceptions.AxisError,
+    }
+
+
+@_fix("numpy2_removed_names",
+      "Theano calls np.cast (gradients of sqrt-like ops), np.product, np.sctype2char (Elemwise C "
+      "code) and catches np.ComplexWarning and np.AxisError, all removed in numpy 2",
+      "pre_import", when=lambda: numpy_at_least(2))
+def _numpy2_removed_names(_):
+    changed = False
+    for name, value in _numpy2_names().items():
+        if not hasattr(numpy, name):
+            setattr(numpy, name, value)
+            changed = True
+    return changed
+
+
+#: Compiler flags for Theano's C code under numpy 2: the numpy-2 layout of PyArray_Descr (Theano
+#: reads descr->elsize, hidden unless compiled for numpy >= 2) and the Python 2 integer names
+#: numpy's npy_3kcompat.h used to define (lazylinker_c.c, Theano's type checks). Macros on the
+#: command line, no header file: a header that includes Python.h would also be prepended to
+#: Theano's OpenMP probe, which then fails to compile and silently turns OpenMP off.
+NUMPY2_CXXFLAGS = ("-DNPY_TARGET_VERSION=NPY_2_0_API_VERSION -DNPY_PY3K=1 -DPyInt_Check=PyLong_Check "
+                   "-DPyInt_AsLong=PyLong_AsLong -DPyInt_AS_LONG=PyLong_AS_LONG "
+                   "-DPyInt_FromLong=PyLong_FromLong")
+
+
+@_fix("numpy2_c_api",
+      "Theano's C code reads PyArray_DESCR(x)->elsize and uses PyInt_* names, which numpy 2's "
+      "headers no longer provide by default: nothing compiles (lazylinker, every C op)",
+      "pre_import", when=lambda: numpy_at_least(2))
+def _numpy2_c_api(_):
+    # Added to gcc__cxxflags through THEANO_FLAGS, after what the user set (THEANO_FLAGS or
+    # .theanorc), which Theano reads at import.
+    env = sys.modules.get("rcnreid.theano_env")
+    user = dict(getattr(env, "STATE", {}).get("user_flags", {}))
+    pieces = [p for p in os.environ.get("THEANO_FLAGS", "").split(",") if p.strip()]
+    keep = [p for p in pieces
+            if p.split("=", 1)[0].strip().replace(".", "__") != "gcc__cxxflags"]
+    current = user.get("gcc__cxxflags", "")
+    if NUMPY2_CXXFLAGS in current:
+        return False
+    keep.append("gcc__cxxflags=%s" % " ".join(x for x in (current, NUMPY2_CXXFLAGS) if x))
+    os.environ["THEANO_FLAGS"] = ",".join(keep)
+    return True
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make test-platforms` (issue 27): for each Python given (default: python3.10, 3.12 and 3.13 from
+# PATH or pyenv), build a fresh venv .venv-X.Y with the bootstrap (libgpuarray + pygpu from
+# source: LIBGPUARRAY_SOURCE names a local tarball where there is no internet), then run
+# `rcnreid info`, the repairs' tests and a few core test files (PLATFORM_TESTS), and the OpenCL
+# gpu-check (pocl: DEVICE=opencl0:0). One summary line per Python, with times; exit 1 if any
+# step failed. PLATFORM_FRESH=0 reuses existing venvs; PLATFORM_GPU_CHECK=0 skips the gpu-check.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PLATFORM_TESTS=${PLATFORM_TESTS:-tests/test_platform_fixes.py tests/test_theano_fixes.py tests/test_model_equations.py tests/test_model_bptt.py}
+DEVICE=${DEVICE:-opencl0:0}
+FRESH=${PLATFORM_FRESH:-1}
+GPU_CHECK=${PLATFORM_GPU_CHECK:-1}
+
+pythons=("$@")
+if [ ${#pythons[@]} = 0 ]; then
+    for v in 3.10 3.12 3.13; do
+        p=$(command -v "python$v" 2>/dev/null || ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$v.*/bin/python$v 2>/dev/null | tail -1)
+        [ -n "$p" ] && pythons+=("$p") || echo "[platforms] python$v not found: skipped"
+    done
+fi
+[ ${#pythons[@]} -gt 0 ] || { echo "[platforms] no Python to test"; exit 2; }
+
+now() { date +%s; }
+summary=()
+status=0
+for py in "${pythons[@]}"; do
+    ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) \
+        || { summary+=("$py: not a Python"); status=1; continue; }
+    venv=.venv-$ver
+    log=$venv.log
+    line="Python $ver:"
+    t0=$(now)
+    [ "$FRESH" = 1 ] && rm -rf "$venv"
+    if ! make venv PYTHON="$py" VENV="$venv" >"$log" 2>&1; then
+        summary+=("$line make venv FAILED ($(grep '^\[bootstrap\]' "$log" | tail -1); see $log)"); status=1; continue
+    fi
+    line="$line venv $(( $(now) - t0 ))s;"
+    if ! grep -q "pygpu .* built\|pygpu .* is installed" "$log"; then line="$line pygpu NOT built;"; status=1; fi
+    t0=$(now)
+    if "$venv/bin/python" -m rcnreid info >>"$log" 2>&1; then line="$line info ok;"; else line="$line info FAILED;"; status=1; fi
+    # shellcheck disable=SC2086
+    if "$venv/bin/python" -m pytest -q -p no:cacheprovider -n 2 --dist loadfile $PLATFORM_TESTS >>"$log" 2>&1; then
+        line="$line tests $(grep -E '^[0-9]+ passed' "$log" | tail -1 | cut -d' ' -f1-6) in $(( $(now) - t0 ))s;"
+    else
+        line="$line tests FAILED ($(grep -E '(passed|failed)' "$log" | tail -1));"; status=1
+    fi
+    if [ "$GPU_CHECK" = 1 ]; then
+        t0=$(now)
+        if make gpu-check VENV="$venv" DEVICE="$DEVICE" >>"$log" 2>&1 && tail -3 "$log" | grep -q "GPU OK"; then
+            line="$line gpu-check $DEVICE: GPU OK in $(( $(now) - t0 ))s"
+        else
+            line="$line gpu-check $DEVICE FAILED ($(tail -1 "$log"))"; status=1
+        fi
+    fi
+    summary+=("$line")
+    echo "[platforms] $line"
+done
+echo "[platforms] summary (logs: .venv-X.Y.log):"
+printf '  %s\n' "${summary[@]}"
+exit $status
