@@ -3,7 +3,7 @@ Networks for Video-based Person Re-identification: An End-to-End Approach" (arXi
 
 The stack is pinned per Python (docs/INSTALL.md): Theano-PyMC 1.1.2 was written for numpy
 1.23, which has wheels up to Python 3.11; Python 3.12 gets numpy 1.26 and 3.13 numpy 2, with
-the run-time repairs of rcnreid/theano_fixes.py for what those numpys removed. setuptools < 70
+the run-time repairs of rcnreid/backend/theano_fixes.py for what those numpys removed. setuptools < 70
 stays in the environment because Theano imports ``pkg_resources`` and, on 3.12+, ``distutils``.
 Theano-PyMC itself is installed first by scripts/install_theano.py (its sdist's build script
 needs a repair on Python >= 3.12).

@@ -6,7 +6,7 @@ and ``readfp``, both removed in Python 3.12: ``pip install Theano-PyMC==1.1.2`` 
 before anything is built. So this script fetches the sdist itself (pinned URL and SHA-256; or
 the local file named by ``THEANO_PYMC_SDIST``, for machines without internet), unpacks it in a
 temporary folder, makes those two textual repairs in the build script (nothing in the ``theano``
-package is changed: its run-time repairs are rcnreid/theano_fixes.py's) and installs the
+package is changed: its run-time repairs are rcnreid/backend/theano_fixes.py's) and installs the
 repaired tree with pip, without build isolation (the venv's setuptools < 70 provides distutils
 on 3.12+) and without dependencies (rcnreid's setup.py pins numpy and scipy per Python).
 

@@ -172,7 +172,7 @@ def install_rcnreid(python_dir, log):
 
 def smoke(top):
     r = subprocess.run([os.path.join(top, "bin", "python"), "-c",
-                        "import rcnreid.theano_env, pygpu, numpy; print(numpy.__version__)"],
+                        "import rcnreid.backend.theano_env, pygpu, numpy; print(numpy.__version__)"],
                        capture_output=True, text=True)
     if r.returncode != 0:
         last = (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[-1]

@@ -48,7 +48,7 @@ def _with_and_without(name, code, tmp_path, failure):
     assert failure in bad.stderr, bad.stderr[-3000:]
 
 
-IMPORT_CODE = "from rcnreid.theano_env import theano; print('ok')"
+IMPORT_CODE = "from rcnreid.backend.theano_env import theano; print('ok')"
 
 
 @_needed("numpy_distutils_removed")
@@ -59,7 +59,7 @@ def test_theano_imports_without_numpy_distutils(tmp_path):
 
 
 ALIASES_CODE = """
-from rcnreid.theano_env import theano, T
+from rcnreid.backend.theano_env import theano, T
 import theano.tensor.random.basic
 assert T.get_scalar_constant_value(T.constant(3.0)) == 3.0
 print("ok")
@@ -79,7 +79,7 @@ def test_theano_imports_and_folds_scalar_constants_without_numpy_aliases(tmp_pat
 def test_scalar_constants_are_scalars_again():
     """np.complex: without it get_scalar_constant_value calls every constant non-scalar (the
     AttributeError is swallowed), silently losing shape inference and constant folding."""
-    from rcnreid.theano_env import T
+    from rcnreid.backend.theano_env import T
     assert numpy_complex_is_builtin()
     assert T.get_scalar_constant_value(T.constant(3.0)) == 3.0
     assert T.get_scalar_constant_value(T.as_tensor_variable(2) * 4) == 8
@@ -92,7 +92,7 @@ def numpy_complex_is_builtin():
 NUMPY2_CODE = """
 import warnings
 import numpy as np
-from rcnreid.theano_env import theano, T
+from rcnreid.backend.theano_env import theano, T
 x = T.fvector()
 g = theano.grad(T.sum(T.arcsin(x * 0.5) + T.arccosh(x + 2) + T.exp2(x)), x)
 f = theano.function([x], [T.prod(x), g])
@@ -111,8 +111,8 @@ def test_gradients_run_without_numpy2_removed_names(tmp_path):
 
 C_CODE = """
 import numpy as np
-from rcnreid.theano_env import theano, T
-from rcnreid.theano_env import describe
+from rcnreid.backend.theano_env import theano, T
+from rcnreid.backend.theano_env import describe
 x = T.fmatrix()
 f = theano.function([x], T.exp(x).dimshuffle(1, 0) * 2)
 v = np.arange(6, dtype="float32").reshape(2, 3)
