@@ -116,7 +116,7 @@ def test_bootstrap_refuses_a_missing_python_in_one_line():
 def test_versioned_driver_libraries_suffice_for_the_built_libgpuarray(monkeypatch):
     """The libgpuarray we build also loads libcuda.so.1, libnvrtc.so.12, ... (dyn_load.c edit),
     so rcnreid's CUDA check must not ask for an `ln -s` there; a distribution's still needs it."""
-    from rcnreid import gpu_env
+    from rcnreid.backend import gpu_probe as gpu_env
     assert ".1" in build_gpuarray.EDITS["src/loaders/dyn_load.c"][0][1]
     for suffix in gpu_env.BUILT_LIBGPUARRAY_SUFFIXES:
         assert '"%s"' % suffix in build_gpuarray.EDITS["src/loaders/dyn_load.c"][0][1]

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from rcnreid import theano_fixes
+from rcnreid.backend import theano_fixes
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
