@@ -55,7 +55,7 @@ help:
 	@echo "make data       ILIDSVID_ROOT=... PRID_ROOT=... -> $(DATADIR)/*.h5"
 	@echo "                PRID_PROTOCOL=200|178 ILIDSVID_SPLITS=F PRID_SPLITS=F OFFICIAL_SPLITS=1 ALLOW_INCOMPLETE=1"
 	@echo "make table2 .. table5, fig5, paper   DATA=real|synthetic PROFILE=paper|cpu|quick"
-	@echo "                READING=default|literal TRIALS=N JOBS=N SET='train.epochs=5 ...'"
+	@echo "                READING=default|literal|literal-3x3 TRIALS=N JOBS=N SET='train.epochs=5 ...'"
 	@echo "make collect    rebuild every table and Fig. 5 from finished trials (computes nothing)"
 	@echo "make report     results/report.html: tables beside the paper, Fig. 5, training curves, ranked galleries"
 

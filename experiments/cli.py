@@ -47,8 +47,10 @@ def build_parser(table_id, description):
                    help="paper: Section 5 settings; cpu: paper protocol, fewer channels; quick: "
                         "CPU-sized; test: tiny (the tests) (rcnreid.configs.registry.PROFILES)")
     add_reading_option(p, os.environ.get("READING", "default"),
-                       "default: the trainable reading; literal: every setting the paper "
-                       "states, as stated (rcnreid.configs.readings; cached and reported apart)")
+                       "default: the trainable reading; literal: the paper's stated settings "
+                       "with Table 1's sizes (4x4 kernels, inferred); literal-3x3: the same with "
+                       "3x3 kernels as stated (rcnreid.configs.readings; cached and reported "
+                       "apart)")
     add_set_option(p, help="change one field of every trained network's configuration, as for "
                            "`rcnreid train` (repeatable; cached and reported apart)")
     p.add_argument("--trials", default=os.environ.get("TRIALS", "10"),

@@ -51,7 +51,7 @@ class Options:
     collect_only: bool = False         # build the table from finished trials, compute nothing
     vgg16_weights: str = ""
     pool_distance: str = "euclidean"   # Table 3 re-pooled rows: "euclidean" | "similarity" (Eq. 5)
-    reading: str = "default"           # rcnreid.configs.readings.READINGS: "default" | "literal"
+    reading: str = "default"           # rcnreid.configs.readings.READINGS
     overrides: tuple = ()              # --set SECTION.FIELD=VALUE for every trained network
 
     @property

@@ -185,3 +185,46 @@ def test_row_unit_key_keeps_option_variants_apart():
     assert row.unit_key(Options(pool_distance="similarity")) == "pool/max/similarity"
     assert set(runner.Row("x", "pool/max/{pool_distance}").unit_key(Options(pool_distance=d))
                for d in ("euclidean", "similarity")) <= set(units.UNITS)
+
+
+def test_table3_rows_and_the_networks_they_train():
+    """Table 3 (Section 5.4.2): its rows, in order, and which of them trains a network. Max
+    pooling trains its own (temporal_pooling="max"); Average pooling is the average-trained
+    network (Table 2's Deep RCN in the default reading); the Fisher row and the labelled extra
+    row re-pool that network's frame outputs and train nothing of their own."""
+    import experiments.table3 as table3
+    opts = make_ctx("unused", units.UNITS).options
+    assert [(r.name, r.unit_key(opts)) for r in table3.ROWS] == [
+        ("Max pooling", "rcn/pool_max"),
+        ("Average pooling", "rcn/pool_average"),
+        ("Fisher vector pooling", "pool/fisher/euclidean"),
+        ("Max pooling (re-pooled average net)", "pool/max/euclidean")]
+    trains = [r.unit_key(opts).startswith("rcn/") for r in table3.ROWS]
+    assert trains == [True, True, False, False]
+    assert units.AVERAGE_ROW == "pool_average"
+
+
+def test_fisher_row_l2_frames_fisher_vector_l2_euclidean(tmp_path, monkeypatch, fake_reader):
+    """Table 3's Fisher row (docs/REPRODUCTION.md §3, §7): each frame output L2-normalised, a
+    Fisher vector (GMM of Profile.fisher_components fitted on the training persons' frames only),
+    L2-normalised, probes ranked by Euclidean distance to the gallery."""
+    from rcnreid.nn.fisher import FisherVectorEncoder
+    rng = np.random.RandomState(3)
+    frames = [rng.randn(6, 3) + (i // 2) for i in range(8)]
+    seen = []
+    monkeypatch.setattr(units, "sequence_features",
+                        lambda ctx, cfg, level: seen.append((cfg, level)) or frames)
+    ctx = make_ctx(tmp_path, units.UNITS)
+    out = units.UNITS["pool/fisher/euclidean"](ctx)
+    assert seen == [("pool_average", "frame")]
+
+    def norm(a):
+        return a / np.linalg.norm(a, axis=-1, keepdims=True)
+    train = np.concatenate([norm(frames[i]) for i in (0, 1, 2, 3)])
+    fv = FisherVectorEncoder(n_components=PROFILES["test"].fisher_components, seed=ctx.seed)
+    fv.fit(train)
+    probe = norm(np.stack([fv.encode(norm(frames[i])) for i in (4, 6)]))
+    gallery = norm(np.stack([fv.encode(norm(frames[i])) for i in (5, 7)]))
+    d = np.array([[np.linalg.norm(p - g) for g in gallery] for p in probe])
+    expect = [np.mean([d[i, i] < np.delete(d[i], i).min() for i in range(2)]), 1.0]
+    np.testing.assert_allclose(out["cmc"], expect)

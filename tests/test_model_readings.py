@@ -40,6 +40,68 @@ def test_table1_exact_encoder_gives_every_size_table1_lists():
                    ("pool1", (38, 13)), ("conv2", (35, 10)), ("pool2", (18, 5))]
 
 
+def test_literal_3x3_encoder_gives_table1s_pooled_sizes_not_its_conv_sizes():
+    """Table 1's 3x3 as stated (unpadded, floor pooling): the maps the ConvGRUs read have
+    Table 1's sizes, the convolutions' outputs are one larger than Table 1 lists."""
+    lit = apply_reading(get_config("deep_rcn", "paper"), "literal-3x3")
+    m = lit.model
+    assert (m.encoder_kernel, m.conv_padding, m.pool_mode) == (3, "valid", "floor")
+    assert m.input_hw == (160, 60) and lit.name == "deep_rcn+literal-3x3"
+    got = [(r["name"], r["out_shape"][1:]) for r in encoder_layers(m)]
+    table1 = [("conv0", (157, 57)), ("pool0", (79, 29)), ("conv1", (76, 26)),
+              ("pool1", (38, 13)), ("conv2", (35, 10)), ("pool2", (18, 5))]
+    # the sizes computed by hand: conv n -> n - 2, pool n -> floor(n / 2)
+    h, w, want = 160, 60, []
+    for l in range(3):
+        h, w = h - 2, w - 2
+        want.append(("conv%d" % l, (h, w)))
+        h, w = h // 2, w // 2
+        want.append(("pool%d" % l, (h, w)))
+    assert got == want
+    same = [g == t for g, t in zip(got, table1)]
+    assert same == [False, True, False, True, False, True]     # every pool size, no conv size
+    assert level_shapes(m) == [(32, 79, 29), (32, 38, 13), (32, 18, 5)]
+    # everything else as the literal reading
+    lit4 = apply_reading(get_config("deep_rcn", "paper"), "literal")
+    strip = dict(encoder_kernel=4, pool_mode="ceil")
+    assert dataclasses.replace(m, **strip) == lit4.model
+    assert lit.train == lit4.train
+    assert apply_reading(get_config("deep_rcn", "test"), "literal-3x3").model.input_hw == (64, 24)
+
+
+def test_eq4_zeropad_mean_against_numpy():
+    """The literal readings' level fusion: (1/L) sum of the levels' spatial means, a narrower
+    level zero in the channels it lacks (Eq. 4 with Section 5.3's spatial average pooling)."""
+    from rcnreid.nn.pooling import frame_outputs
+    cfg = dataclasses.replace(TINY, level_fusion="zeropad_mean")
+    rng = np.random.RandomState(2)
+    chs = cfg.hidden_channels
+    hs = [rng.randn(2, 3, c, 4 + l, 5).astype("float32") for l, c in enumerate(chs)]
+    vs = [T.TensorType("float32", (False,) * 5)("h%d" % l) for l in range(len(chs))]
+    got = theano.function(vs, frame_outputs({}, vs, cfg))(*hs)
+    want = np.zeros((2, 3, max(chs)))
+    for h in hs:
+        want[:, :, :h.shape[2]] += h.mean(axis=(3, 4))
+    np.testing.assert_allclose(got, want / len(chs), rtol=1e-5, atol=1e-6)
+
+
+def test_uniform1_draws_c_and_leaves_the_other_draws_alone():
+    """Section 5.2 draws every parameter of Section 4.5's Theta, c included, from U[-1, 1]; the
+    default reading (Glorot) keeps c = 0. c is drawn last, so the other parameters are those
+    drawn before it was."""
+    from rcnreid.nn.model import build_param_arrays
+    cs = [float(build_param_arrays(TINY.scaled(init="uniform1"), s)["sim_c"]) for s in range(40)]
+    assert all(-1 <= c <= 1 for c in cs) and len(set(cs)) == 40
+    assert min(cs) < -0.3 and max(cs) > 0.3
+    assert float(build_param_arrays(TINY, 0)["sim_c"]) == 0.0
+    u = build_param_arrays(TINY.scaled(init="uniform1"), 5)
+    rng = np.random.RandomState(5)
+    for k, v in u.items():
+        if k != "sim_c" and not k.endswith("_b") and "_b_" not in k:
+            np.testing.assert_array_equal(v, rng.uniform(-1, 1, v.shape).astype("float32"), k)
+    assert float(u["sim_c"]) == np.float32(rng.uniform(-1, 1))
+
+
 def test_even_encoder_kernels_only_without_padding():
     ModelConfig(encoder_kernel=4, conv_padding="valid")
     with pytest.raises(UserError, match="encoder_kernel"):
@@ -74,7 +136,7 @@ def test_even_kernel_graph_matches_the_shape_table():
 
 def test_default_reading_changes_nothing_and_unknown_readings_are_refused():
     cfg = get_config("deep_rcn", "quick")
-    assert READINGS == ("default", "literal")
+    assert READINGS == ("default", "literal", "literal-3x3")
     assert apply_reading(cfg, "default") is cfg
     with pytest.raises(UserError, match="reading"):
         apply_reading(cfg, "verbatim")
@@ -87,11 +149,19 @@ def test_literal_reading_sets_what_the_paper_states():
     assert m.temporal_pooling == "last"             # Eq. 4, Section 5.2: the last time step
     assert o.loss_reduction == "sum"                # Eq. 6
     assert not m.gru_bias                           # Eq. 2, 3 have no biases
-    assert (o.dropout, o.dropout_is_keep, m.dropout_masks) == (0.7, False, "frames")
+    assert (o.dropout, o.dropout_is_keep, m.dropout_masks) == (0.7, False, "units")   # 5.2
+    assert m.level_fusion == "zeropad_mean"         # Eq. 4, no learned projection (4.5)
     assert level_shapes(m) == [(32, 79, 29), (32, 38, 13), (32, 18, 5)]   # Table 1
     assert m.input_hw == (160, 60) and m.hidden_channels == (128, 256, 256)
     assert lit.name == "deep_rcn+literal"
     assert apply_reading(lit, "literal") == lit
+    with pytest.raises(UserError, match="another literal reading"):
+        apply_reading(lit, "literal-3x3")
+    # no parameter outside Section 4.5's Theta but the encoder's: no fusion projection, no biases
+    from rcnreid.nn.model import build_param_arrays
+    small = apply_reading(get_config("deep_rcn", "test"), "literal").model
+    names = list(build_param_arrays(small, 0))
+    assert not [k for k in names if k.startswith(("fuse", "head")) or "_b_" in k], names
     # the literal configuration survives the run folder's config.json
     from rcnreid.configs.registry import RunConfig
     assert RunConfig.from_json(lit.to_json()) == lit
@@ -150,7 +220,7 @@ def _steps_to_learn(model, trainer, seed, cap, below=0.1):
 #: Update budgets of the tests below: about three times the slowest escape from the starting
 #: plateau measured over seeds 0-4 and the float-rounding settings of docs/DEVELOPING.md
 #: (``python -m tests.outcome_spread``); the spreads are in each test's docstring.
-CONTROL_CAP, UNIFORM_CAP, FRAME_DROPOUT_CAP = 750, 300, 350
+CONTROL_CAP, UNIFORM_CAP, FRAME_DROPOUT_CAP = 3200, 300, 350
 
 
 def measure_literal_reading(seed, literal_steps=150, control_cap=CONTROL_CAP):
@@ -191,12 +261,31 @@ def test_literal_reading_builds_runs_and_its_graph_can_learn():
 
     Budget (issue 25): the control's updates until its loss per pair is below 0.1 were
     28-92 under onednn-1 and 28-244 under corrmm-1 (seed 4) over seeds 0-4 (docs/DEVELOPING.md,
-    "Float rounding"); asserted within CONTROL_CAP = 750. The literal network itself: pair
+    "Float rounding") with issue 25's literal reading. Issue 29's (no level projection, per-unit
+    dropout) learns more slowly: onednn-1, seeds 0-2: 1064, 270, 474; asserted within
+    CONTROL_CAP = 3200 (about three times 1064; the other settings are not yet measured). The literal network itself: pair
     accuracy 0.42-0.54 after 150 updates over the same seeds and settings."""
     r = measure_literal_reading(0, literal_steps=10)
     assert r["gru_biases"] == []
     assert r["literal_finite"] and r["moved_enc"] and r["moved_gru"], r
     assert r["control_steps"] is not None, r
+
+
+@pytest.mark.parametrize("reading", ["literal", "literal-3x3"])
+def test_each_literal_reading_builds_and_trains_a_few_steps(reading):
+    """Each literal variant on the test profile: builds, trains a few steps with its unit
+    dropout, moves the encoder's, the GRUs' and Eq. 5's parameters, and its losses are finite.
+    Nothing is asserted of what it learns (docs/DEVELOPING.md, "Float rounding")."""
+    lit = apply_reading(get_config("deep_rcn", "test"), reading)
+    m = SiameseRCN(lit.model, seed=0)
+    tr = m.build_train(lit.train.optim, seed=0)
+    p0 = m.get_params()
+    assert p0["sim_c"] != 0 and not [k for k in p0 if k.startswith("fuse")]
+    losses, _ = _train_pairs(m, tr, seed=0, steps=4)
+    assert np.isfinite(losses).all(), losses
+    moved = [k for k, v in m.get_params().items() if not np.array_equal(v, p0[k])]
+    for prefix in ("enc", "gru", "sim_v", "sim_c"):
+        assert any(k.startswith(prefix) for k in moved), (prefix, moved)
 
 
 def measure_uniform_tiny(seed, cap=UNIFORM_CAP):
@@ -262,6 +351,60 @@ def test_frame_dropout_scales_each_frames_hidden_channels_before_pooling():
     np.testing.assert_allclose(h, (frames * M).mean(axis=0), rtol=1e-5, atol=1e-6)
     h1, _ = f(a, np.ones_like(M))
     np.testing.assert_allclose(h1, frames.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def test_unit_dropout_masks_one_bernoulli_per_hidden_unit():
+    """Section 5.2's dropout on the hidden-unit activations: a mask per frame, sequence and unit
+    (channel x position of each level's map), scaled by 1/p."""
+    from rcnreid.nn.pooling import hidden_unit_shapes
+    keep = 0.3
+    cfg = dataclasses.replace(TINY, dropout_masks="units")
+    shapes = hidden_unit_shapes(cfg)
+    assert shapes == [(c,) + s[1:] for c, s in zip(cfg.hidden_channels, level_shapes(cfg))]
+    units = sum(int(np.prod(s)) for s in shapes)
+    m = _mask("units", keep, 2 * 50, 6)
+    assert m.shape == (6, 100, units)
+    assert set(np.unique(m)) == {0.0, np.float32(1 / keep)}
+    assert abs((m > 0).mean() - keep) < 0.01
+    assert abs(m.mean() - 1) < 0.03
+    # independent across units: the positions of one channel are not dropped together
+    first = m[:, :, :int(np.prod(shapes[0][1:]))]               # level 0, channel 0
+    per_channel = (first > 0).mean(axis=2)
+    assert 0.05 < per_channel.mean() < 0.55 and per_channel.std() < 0.5
+    assert ((first > 0).all(axis=2) | (first == 0).all(axis=2)).mean() < 0.05
+    r = np.corrcoef((m[0, :, 0] > 0), (m[0, :, 1] > 0))[0, 1]
+    assert abs(r) < 0.35
+
+
+def test_unit_dropout_masks_the_hidden_maps_before_spatial_averaging():
+    """The masked graph against numpy: each level's hidden maps times its unit mask, spatially
+    averaged, levels concatenated (``level_fusion="concat"`` shows each level), then averaged
+    over time."""
+    from rcnreid.nn.convgru import run_convgru
+    from rcnreid.nn.encoder import encode
+    from rcnreid.nn.layers import fold_time, unfold_time
+    cfg = dataclasses.replace(TINY, level_fusion="concat", dropout_masks="units")
+    m = SiameseRCN(cfg, seed=1)
+    x, mask = T.tensor5("x"), T.tensor3("mask")
+    levels = [unfold_time(v, x.shape[0], x.shape[1]) for v in encode(m.params, fold_time(x), cfg)]
+    hidden = run_convgru(m.params, levels, cfg)
+    f = theano.function([x, mask], [m.represent_graph(x, frame_mask=mask)] + list(hidden))
+    rng = np.random.RandomState(0)
+    a = rng.uniform(-1, 1, (5, 2, 3) + cfg.input_hw).astype("float32")
+    M = draw_dropout_mask(rng, cfg, 0.5, 2, 5)
+    h, *hs = f(a, M)
+    parts, start = [], 0
+    for hl in hs:
+        n = int(np.prod(hl.shape[2:]))
+        parts.append((hl * M[:, :, start:start + n].reshape(hl.shape)).mean(axis=(3, 4)))
+        start += n
+    assert start == M.shape[2]
+    want = np.concatenate(parts, axis=-1).mean(axis=0)
+    np.testing.assert_allclose(h, want, rtol=1e-4, atol=1e-5)
+    # a mask constant over each channel's positions is the per-channel ("frames") mask
+    h1, *_ = f(a, np.ones_like(M))
+    np.testing.assert_allclose(h1, np.concatenate([hl.mean(axis=(3, 4)) for hl in hs], -1)
+                               .mean(axis=0), rtol=1e-4, atol=1e-5)
 
 
 def measure_frame_dropout(seed, cap=FRAME_DROPOUT_CAP):

@@ -3,7 +3,7 @@
 - :func:`add_set_option`: ``--set SECTION.FIELD=VALUE`` (repeatable; ``args.overrides``), read by
   :func:`rcnreid.configs.registry.get_config`: ``rcnreid train``, ``bench``, ``model-summary``
   and the table scripts of ``experiments/``;
-- :func:`add_reading_option`: ``--reading default|literal`` (:mod:`rcnreid.configs.readings`);
+- :func:`add_reading_option`: ``--reading default|literal|literal-3x3`` (:mod:`rcnreid.configs.readings`);
 - :func:`add_run_folder_options`: ``--out`` and what a resumable run folder takes (``--seed``,
   ``--resume``, ``--epochs``, ``--stop-after``, ``--wait``): both trainers, ``rcnreid train`` and
   ``rcnreid finetune-vgg``.

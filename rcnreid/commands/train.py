@@ -17,7 +17,8 @@ def add_arguments(p):
     p.add_argument("--profile", default="paper", choices=sorted(PROFILES),
                    help="size profile for a row name such as deep_rcn (default paper)")
     add_reading_option(p, None, "default: the trainable reading (docs/REPRODUCTION.md); literal: "
-                                "every setting the paper states, as stated (default: a "
+                                "the paper's stated settings, Table 1's sizes with 4x4 kernels "
+                                "(inferred); literal-3x3: 3x3 kernels as stated (default: a "
                                 "config.json's own)")
     add_set_option(p, help="change one field of the configuration, e.g. "
                            "train.optim.learning_rate=0.01 (repeatable; recorded in config.json)")

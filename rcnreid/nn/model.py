@@ -20,7 +20,8 @@ from rcnreid.errors import UserError
 from rcnreid.nn.fcgru import fcgru_params, run_fcgru
 from rcnreid.nn.layers import fold_time, unfold_time
 from rcnreid.nn.optim import OptimConfig, clip_gradients, rmsprop_updates
-from rcnreid.nn.pooling import frame_outputs, fused_dim, fusion_params, temporal_pool
+from rcnreid.nn.pooling import (frame_outputs, fused_dim, fusion_params, hidden_unit_shapes,
+                                temporal_pool)
 from rcnreid.nn.similarity import bce_loss, similarity_logit, pairwise_similarity
 from rcnreid.backend.theano_env import T, theano
 
@@ -41,7 +42,13 @@ def build_param_arrays(cfg, seed):
         p["head_b"] = initlib.zeros((cfg.fc_head_dim,))
         d = cfg.fc_head_dim
     p["sim_v"] = initlib.weight(rng, (d,), d, 1, cfg.init)
-    p["sim_c"] = np.zeros((), dtype="float32")
+    # Eq. 5's constant c is one of the parameters Theta of Section 4.5, so under "uniform1"
+    # (Section 5.2: every parameter from U[-1, 1]) it is drawn too, last, so that the draws
+    # above do not change; under "glorot" it starts at 0.
+    if cfg.init == "uniform1":
+        p["sim_c"] = initlib.weight(rng, (), 1, 1, cfg.init)
+    else:
+        p["sim_c"] = np.zeros((), dtype="float32")
     return p
 
 
@@ -99,7 +106,8 @@ class SiameseRCN:
 
     def represent_graph(self, x, mask=None, naive=False, record=None, frame_mask=None):
         """h-bar (B, repr_dim) (Eq. 4 / Table 3 pooling); ``mask`` (B, D) is the dropout mask on
-        h-bar, ``frame_mask`` (T, B, sum of hidden channels) the one on the frames' hidden maps."""
+        h-bar, ``frame_mask`` (T, B, ...) the one on the frames' hidden maps (per channel or per
+        unit, see :func:`rcnreid.nn.pooling.frame_outputs`)."""
         h = temporal_pool(self.frames_graph(x, naive=naive, record=record,
                                             frame_mask=frame_mask),
                           self.cfg.temporal_pooling)
@@ -179,6 +187,9 @@ class Trainer:
       each, so a term survives with probability p, scaled by 1/p (expectation kept).
     - ``"frames"``: a mask per frame, sequence and level on the hidden maps' channels before
       spatial and temporal pooling, scaled by 1/p.
+    - ``"units"``: one Bernoulli(p) per hidden unit h^l_t(k, i, j) (channel k at position (i, j)
+      of level l), per frame and sequence, scaled by 1/p, before the spatial averaging: dropout
+      "on the hidden-unit activations" as Section 5.2 writes (the literal readings).
 
     Dropout masks are drawn in numpy from a ``RandomState(seed)`` and passed into the graph, so
     :meth:`get_state` / :meth:`set_state` (RMSProp accumulators + that RNG's state) resume a run
@@ -201,7 +212,7 @@ class Trainer:
         self.steps = 0
         xa, xb = model.input_variable("xa"), model.input_variable("xb")
         y = T.vector("y")
-        frames = model.cfg.dropout_masks == "frames"
+        frames = model.cfg.dropout_masks in ("frames", "units")
         mask = T.tensor3("mask") if frames else T.matrix("mask")
         x = T.concatenate([xa, xb], axis=1)
         manual = bptt == "manual" and not naive and model.cfg.kind == "convgru"
@@ -272,6 +283,8 @@ def draw_dropout_mask(rng, cfg, keep, n, t_len=1):
     how = cfg.dropout_masks
     if how == "frames":
         shape = (t_len, n, sum(cfg.hidden_channels))
+    elif how == "units":
+        shape = (t_len, n, sum(int(np.prod(s)) for s in hidden_unit_shapes(cfg)))
     else:
         shape = (n // 2 if how == "shared" else n, fused_dim(cfg))
     if keep >= 1.0:

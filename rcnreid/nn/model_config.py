@@ -27,7 +27,7 @@ LEVEL_FUSIONS = ("project", "concat", "zeropad_mean", "top", "mean")
 SPATIAL_POOLINGS = ("average", "max")
 TEMPORAL_POOLINGS = ("last", "average", "max", "fisher")
 INITS = ("glorot", "uniform1")
-DROPOUT_MASKS = ("independent", "shared", "frames")
+DROPOUT_MASKS = ("independent", "shared", "frames", "units")
 
 
 @dataclass(frozen=True)
@@ -61,12 +61,15 @@ class ModelConfig:
     fisher_components: int = 16          # GMM size for temporal_pooling="fisher"
     fc_head_dim: Optional[int] = None    # optional fc layer (tanh) on the representation (4.1)
     # --- initialisation (Section 5.2) ---
-    init: str = "glorot"                 # "glorot" (default, trains) | "uniform1" (U[-1, 1])
+    # "glorot" (default, trains) | "uniform1" (U[-1, 1] for every weight and for Eq. 5's c)
+    init: str = "glorot"
     # --- dropout (Section 5.2: "a dropout ratio of 0.7 on the hidden-unit activations") ---
     # where the training masks go (the ratio itself is OptimConfig.dropout/dropout_is_keep):
     # "independent" (default): one mask per sequence on h-bar, so h-bar_a and h-bar_b of a pair
     #   get independent masks; "shared": one mask per pair, on both h-bars; "frames": a mask per
-    #   frame and level on the hidden maps' channels before pooling (the literal reading).
+    #   frame and level on the hidden maps' channels before pooling; "units": one Bernoulli per
+    #   hidden unit (channel x position) per frame, before the spatial averaging (the literal
+    #   readings: Section 5.2's "hidden-unit activations").
     dropout_masks: str = "independent"
 
     def __post_init__(self):

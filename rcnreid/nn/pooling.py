@@ -74,14 +74,39 @@ def fuse_levels(P, vecs, cfg):
     return sum(vecs) / np.float32(L)
 
 
+def hidden_unit_shapes(cfg):
+    """The shape of one frame's hidden state h^l_t per level: (C_l, H_l, W_l) for the ConvGRU
+    (level l's map size, Eq. 2 / 3 keep it: zero-padded recurrent convolutions, Section 5.2),
+    (C_l,) for the FC-GRU (Eq. 1)."""
+    if cfg.kind != "convgru":
+        return [(ch,) for ch in cfg.hidden_channels]
+    from rcnreid.nn.encoder import level_shapes
+    return [(ch,) + tuple(s[1:]) for ch, s in zip(cfg.hidden_channels, level_shapes(cfg))]
+
+
 def frame_outputs(P, hidden_seqs, cfg, mask=None):
     """Frame-level outputs x_t: (T, B, D) from the levels' hidden sequences.
 
-    ``mask`` (T, B, sum of the levels' channels), for ``dropout_masks="frames"``: a dropout mask
-    per frame on each level's hidden channels, applied before the levels are fused. It scales
-    whole channel maps, and a channel's spatial average or max of a map times m >= 0 is m times
-    that of the map, so it is applied to the spatially pooled vectors (same result, less work).
+    ``mask``: a dropout mask per frame, applied before the levels are fused.
+
+    - ``dropout_masks="frames"``: (T, B, sum of the levels' channels), one number per hidden
+      channel. It scales whole channel maps, and a channel's spatial average or max of a map
+      times m >= 0 is m times that of the map, so it is applied to the spatially pooled vectors
+      (same result, less work).
+    - ``dropout_masks="units"``: (T, B, sum over levels of C_l * H_l * W_l), one number per
+      hidden unit (:func:`hidden_unit_shapes`, flattened level by level in (C, H, W) order),
+      multiplied into the hidden maps before the spatial pooling (Section 5.2: dropout "on the
+      hidden-unit activations").
     """
+    if mask is not None and cfg.dropout_masks == "units":
+        masked, start = [], 0
+        for h, shape in zip(hidden_seqs, hidden_unit_shapes(cfg)):
+            n = int(np.prod(shape))
+            m = mask[:, :, start:start + n]
+            m = m.reshape((m.shape[0], m.shape[1]) + tuple(shape), ndim=2 + len(shape))
+            masked.append(h * m)
+            start += n
+        hidden_seqs, mask = masked, None
     vecs = [spatial_pool(h, cfg.spatial_pooling) for h in hidden_seqs]
     if mask is not None:
         start = 0
