@@ -33,10 +33,13 @@ def test_prepare_runs_the_converters_through_the_one_dispatcher(tmp_path, capsys
                  "--min-len", "4", "--max-len", "5"]) == 0
     assert os.path.isdir(os.path.join(raw, "prid_2011", "multi_shot", "cam_a"))
     out = str(tmp_path / "p.h5")
-    assert old_spelling(["prid2011", "--root", raw, "--out", out]) == 0
+    # a 3-person tree is not the published dataset: refused in one line, converted on request
+    assert old_spelling(["prid2011", "--root", raw, "--out", out]) == 2
+    assert "--allow-incomplete" in capsys.readouterr().err and not os.path.exists(out)
+    assert old_spelling(["prid2011", "--root", raw, "--out", out, "--allow-incomplete"]) == 0
     from rcnreid.data.reader import ReIDDataset
     with ReIDDataset(out) as ds:
-        assert ds.num_sequences == 6
+        assert ds.num_sequences == 6 and ds.copy_check == "incomplete"
     capsys.readouterr()
     # a user error is one line with the one prefix, whichever spelling was used
     assert old_spelling(["ilidsvid", "--root", str(tmp_path / "nowhere"),
