@@ -49,10 +49,8 @@ DEFAULT_SETTINGS = "onednn-1,corrmm-1,onednn-2,corrmm-2,onednn-1-avx2,corrmm-1-a
 
 def default_settings(env=None):
     """DEFAULT_SETTINGS, less the ``-avx2`` ones where the environment sets OpenBLAS's kernels."""
-    env = os.environ if env is None else env
-    from rcnreid.backend.threads import ADDED
-    machine = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-               if env.get(v, "").strip() and env[v] != ADDED.get(v)]
+    from rcnreid.backend.threads import machine_blas_settings
+    machine = machine_blas_settings(env)
     return ",".join(s for s in DEFAULT_SETTINGS.split(",")
                     if not (machine and s.endswith("-avx2")))
 
@@ -88,7 +86,6 @@ def _seeds(text):
 def _child(names, seeds):
     """Run the measurements here; one JSON line per (name, seed) on stdout."""
     import importlib
-    import numpy as np
     work = tempfile.mkdtemp(prefix="outcome-spread-")
     made = {}
     for name in names:
@@ -111,7 +108,6 @@ def _child(names, seeds):
                 r = fn(seed, **kw)
             row = {k: (None if r[k] is None else float(r[k])) for k in keys}
             print(json.dumps(dict(name=name, seed=seed, **row)), flush=True)
-    del np
 
 
 def run_pytest(args, settings):

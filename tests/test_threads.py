@@ -59,17 +59,10 @@ CORE_PROBE = ("import json, os, sys; {pre}from rcnreid.backend import threads; "
               "'env': os.environ.get('OPENBLAS_CORETYPE')}}))")
 
 
-#: OpenBLAS settings a machine's environment may carry because some OpenBLAS builds compute wrong
-#: results or crash without them; the tests never change them (issue 25).
-MACHINE_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-
-
 def _machine_blas_vars():
-    """{variable: value} of MACHINE_BLAS_VARS set by this machine's environment (not by rcnreid's
-    own default, which importing it added to this process's environment)."""
-    from rcnreid.backend.threads import ADDED
-    return {v: os.environ[v] for v in MACHINE_BLAS_VARS
-            if os.environ.get(v, "").strip() and os.environ[v] != ADDED.get(v)}
+    """OpenBLAS settings this machine's environment carries (issue 25); never changed here."""
+    from rcnreid.backend.threads import machine_blas_settings
+    return machine_blas_settings()
 
 
 def _core_probe(pre="", **env_changes):
@@ -96,6 +89,7 @@ def test_a_machines_openblas_settings_are_left_alone():
     OpenBLAS computes wrong results or crashes otherwise), importing rcnreid keeps both as they
     are and adds nothing; checked with the machine's own values, or with stand-in values where
     the machine sets none."""
+    from rcnreid.backend.threads import MACHINE_BLAS_VARS
     given = _machine_blas_vars()
     if not given:
         given = {"OPENBLAS_CORETYPE": "Haswell"}

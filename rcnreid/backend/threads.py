@@ -74,6 +74,19 @@ def openblas_coretype_default(flags=None):
     return "SkylakeX" if all(f in flags for f in AVX512) else None
 
 
+#: OpenBLAS settings some machines' environments carry because their OpenBLAS computes wrong
+#: results or crashes without them; rcnreid and its tools never change them.
+MACHINE_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def machine_blas_settings(env=None):
+    """``{variable: value}`` of :data:`MACHINE_BLAS_VARS` that ``env`` (default: this process's
+    environment) sets other than by rcnreid's own default (:data:`ADDED`)."""
+    env = os.environ if env is None else env
+    return {v: env[v] for v in MACHINE_BLAS_VARS
+            if env.get(v, "").strip() and env[v] != ADDED.get(v)}
+
+
 def set_openblas_coretype():
     """Set ``OPENBLAS_CORETYPE`` (see :func:`openblas_coretype_default`) unless the user set it;
     only an OpenBLAS loaded afterwards reads it (``rcnreid/__init__.py`` calls this first)."""

@@ -351,21 +351,14 @@ def thread_settings(cores=None):
     }
 
 
-#: OpenBLAS settings some machines' environments carry because their OpenBLAS computes wrong
-#: results or crashes without them: a child keeps them, and a setting that would change them is
-#: refused.
-MACHINE_BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-
-
 def child_env(setting, base=None):
     """The environment of a child process timed under ``setting`` (one value of
     :func:`thread_settings`), from ``base`` (default: this process's environment).
     ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` set in ``base`` (other than by rcnreid itself,
-    :data:`rcnreid.backend.threads.ADDED`) are kept as they are."""
-    from rcnreid.backend.threads import ADDED
+    :func:`rcnreid.backend.threads.machine_blas_settings`) are kept as they are."""
+    from rcnreid.backend.threads import machine_blas_settings
     env = dict(os.environ if base is None else base)
-    machine = [v for v in MACHINE_BLAS_VARS             # set by the machine, not by rcnreid
-               if env.get(v, "").strip() and env[v] != ADDED.get(v)]
+    machine = machine_blas_settings(env)         # set by the machine, not by rcnreid
     for var in machine:                  # a machine's own OpenBLAS setting is never changed
         if setting.get(var, env[var]) not in (None, env[var]):
             raise UserError("--compare-settings: this setting sets %s=%s, but this machine's "
