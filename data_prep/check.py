@@ -288,6 +288,36 @@ def load_splits(result, load, people):
                         % (exc, people, result.published.both))
 
 
+def scan_pairs(base, cameras, cams, pairs, published, allow_incomplete, skipped, person_name,
+               log=None):
+    """List the frames of every sequence of ``pairs`` and, with ``published``, check the copy
+    (:func:`check_copy`) and stop or go on (:func:`settle`). Returns ``(result, sequences)``:
+    the check's :class:`CheckResult` (None without ``published``) and, per person of ``pairs``,
+    ``(pid, [(camera number, "camera/folder", usable frame paths), ...])`` in ``cameras`` order.
+
+    ``cameras``: ``((camera folder, camera number), ...)``; ``cams``: ``{camera number: {person
+    id: folder name}}``; ``person_name(pid)``: a folder name for the messages. Without
+    ``published`` frames are listed strictly (an empty folder is an error). Unreadable frames left
+    out are counted in ``skipped``.
+    """
+    frames = {}
+    for pid in pairs:
+        for cam, num in cameras:
+            folder = os.path.join(base, cam, cams[num][pid])
+            frames[(pid, num)] = (list_frames(folder, skipped) if published is None
+                                  else list_sequence(folder, skipped))
+    result = None
+    if published is not None:
+        result = check_copy(published, base, cams, pairs, frames, person_name, log)
+        settle(result, allow_incomplete, log)
+        if result.unreadable:
+            skipped["unreadable frame left out (incomplete copy)"] += len(result.unreadable)
+    sequences = [(pid, [(num, "%s/%s" % (cam, cams[num][pid]),
+                         usable_frames(result, frames[(pid, num)])) for cam, num in cameras])
+                 for pid in pairs]
+    return result, sequences
+
+
 def usable_frames(result, paths):
     """``paths`` without the frames :func:`check_copy` found unreadable."""
     if result is None or not result.unreadable:

@@ -59,35 +59,21 @@ def collect_sequences(root, skipped, name="ilidsvid", published=None, allow_inco
                         "remove this one" % (folder, pid, cam, len(only),
                                              "person" if len(only) == 1 else "people"))
     pairs = sorted(set(cams[1]) & set(cams[2]), key=lambda p: cams[1][p])  # sorted cam1 folders
-    frames = {}
-    for pid in pairs:
-        for cam, num in CAMERAS:
-            folder = os.path.join(base, cam, cams[num][pid])
-            frames[(pid, num)] = (images.list_frames(folder, skipped) if published is None
-                                  else check.list_sequence(folder, skipped))
-    result = None
-    if published is not None:
-        result = check.check_copy(published, base, cams, pairs, frames,
-                                  lambda p: cams[1].get(p) or cams[2].get(p) or "person%03d" % p,
-                                  log)
-        check.settle(result, allow_incomplete, log)
+    result, scanned = check.scan_pairs(
+        base, CAMERAS, cams, pairs, published, allow_incomplete, skipped,
+        lambda p: cams[1].get(p) or cams[2].get(p) or "person%03d" % p, log)
+    if result is not None:
         for cam, num in CAMERAS:
             n_only = len(set(cams[num]) - set(pairs))
             if n_only:
                 skipped["person in %s only (incomplete copy)" % cam] += n_only
     persons, seqs = [], []
-    for pid in pairs:
-        two = []
-        for cam, num in CAMERAS:
-            paths = check.usable_frames(result, frames[(pid, num)])
-            two.append(h5out.SequenceSource(pid, num, "%s/%s" % (cam, cams[num][pid]), paths))
-        if any(not s.paths for s in two):
+    for pid, two in scanned:
+        if any(not paths for _, _, paths in two):
             skipped["person without a usable sequence in both cameras (incomplete copy)"] += 1
             continue
         persons.append(pid)
-        seqs.extend(two)
-    if result is not None and result.unreadable:
-        skipped["unreadable frame left out (incomplete copy)"] += len(result.unreadable)
+        seqs.extend(h5out.SequenceSource(pid, num, label, paths) for num, label, paths in two)
     if not persons:
         raise UserError("%s: no person with a usable sequence in both cameras" % base)
     return seqs, persons, {cams[1][p]: p for p in persons}, base, result

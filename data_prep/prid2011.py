@@ -70,34 +70,19 @@ def collect_sequences(root, protocol, skipped, min_frames=MIN_FRAMES_178, publis
             skipped["person in %s only (not a pair)" % cam] += n_only
     if not pairs:
         raise UserError("%s: no person appears in both cam_a and cam_b" % base)
-    frames = {}
-    for pid in pairs:
-        for cam, num in CAMERAS:
-            folder = os.path.join(base, cam, cams[num][pid])
-            frames[(pid, num)] = (images.list_frames(folder, skipped) if published is None
-                                  else check.list_sequence(folder, skipped))
-    result = None
-    if published is not None:
-        result = check.check_copy(published, base, cams, pairs, frames,
-                                  lambda p: cams[1].get(p) or cams[2].get(p) or "person_%04d" % p,
-                                  log)
-        check.settle(result, allow_incomplete, log)
-        if result.unreadable:
-            skipped["unreadable frame left out (incomplete copy)"] += len(result.unreadable)
+    result, scanned = check.scan_pairs(
+        base, CAMERAS, cams, pairs, published, allow_incomplete, skipped,
+        lambda p: cams[1].get(p) or cams[2].get(p) or "person_%04d" % p, log)
     seqs, persons = [], []
-    for pid in pairs:
-        two = []
-        for cam, num in CAMERAS:
-            paths = check.usable_frames(result, frames[(pid, num)])
-            two.append(h5out.SequenceSource(pid, num, "%s/%s" % (cam, cams[num][pid]), paths))
-        if any(not s.paths for s in two):
+    for pid, two in scanned:
+        if any(not paths for _, _, paths in two):
             skipped["pair without a usable sequence in both cameras (incomplete copy)"] += 1
             continue
-        if str(protocol) == "178" and min(len(s.paths) for s in two) < min_frames:
+        if str(protocol) == "178" and min(len(paths) for _, _, paths in two) < min_frames:
             skipped["pair with fewer than %d frames in a camera (178-person protocol)"
                     % min_frames] += 1
             continue
-        seqs.extend(two)
+        seqs.extend(h5out.SequenceSource(pid, num, label, paths) for num, label, paths in two)
         persons.append(pid)
     if not persons:
         raise UserError("%s: no pair left for protocol %s" % (base, protocol))
