@@ -32,7 +32,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: the slowest escape, not the budget)
 MEASURES = {
     "literal": ("tests.test_model_readings", "measure_literal_reading", None,
-                ("literal_acc", "control_steps"), {"control_cap": 1000}),
+                ("literal_acc", "control_steps"), {"control_cap": 3200}),
+    "literal-3x3": ("tests.test_model_readings", "measure_literal_reading", None,
+                    ("literal_acc", "control_steps"), {"control_cap": 3200,
+                                                       "reading": "literal-3x3"}),
     "uniform": ("tests.test_model_readings", "measure_uniform_tiny", None, ("steps",),
                 {"cap": 1000}),
     "frame_dropout": ("tests.test_model_readings", "measure_frame_dropout", None, ("steps",),

@@ -223,14 +223,14 @@ def _steps_to_learn(model, trainer, seed, cap, below=0.1):
 CONTROL_CAP, UNIFORM_CAP, FRAME_DROPOUT_CAP = 3200, 300, 350
 
 
-def measure_literal_reading(seed, literal_steps=150, control_cap=CONTROL_CAP):
-    """The literal test-profile network (Table 1's encoder, Eq. 4's last step, no biases,
-    Eq. 6's sum, U[-1, 1], dropout 0.7) trained ``literal_steps`` updates on two opposite
-    identities (its pair accuracy over the last 30), then the same graph from Glorot weights
+def measure_literal_reading(seed, literal_steps=150, control_cap=CONTROL_CAP, reading="literal"):
+    """The literal test-profile network of ``reading`` (``literal`` or ``literal-3x3``: Table 1's
+    encoder, Eq. 4's last step, no biases, Eq. 6's sum, U[-1, 1], dropout 0.7) trained
+    ``literal_steps`` updates on two opposite identities (its pair accuracy over the last 30), then the same graph from Glorot weights
     without dropout (the control) until it separates them. Model, dropout and data seeds all
     follow ``seed``."""
     from rcnreid.nn.model import build_param_arrays
-    lit = apply_reading(get_config("deep_rcn", "test"), "literal")
+    lit = apply_reading(get_config("deep_rcn", "test"), reading)
     m = SiameseRCN(lit.model, seed=seed)
     tr = m.build_train(lit.train.optim, seed=seed)   # the hand-written BPTT, as in training
     p0, s0 = m.get_params(), tr.get_state()
