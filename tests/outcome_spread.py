@@ -32,9 +32,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: the slowest escape, not the budget)
 MEASURES = {
     "literal": ("tests.test_model_readings", "measure_literal_reading", None,
-                ("literal_acc", "control_steps"), {"control_cap": 3200}),
+                ("literal_acc", "control_steps"), {"control_cap": 6500}),
     "literal-3x3": ("tests.test_model_readings", "measure_literal_reading", None,
-                    ("literal_acc", "control_steps"), {"control_cap": 3200,
+                    ("literal_acc", "control_steps"), {"control_cap": 6500,
                                                        "reading": "literal-3x3"}),
     "uniform": ("tests.test_model_readings", "measure_uniform_tiny", None, ("steps",),
                 {"cap": 1000}),
