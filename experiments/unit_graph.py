@@ -80,6 +80,7 @@ class Unit:
     epochs: int = 0
     steps_per_epoch: int = 0
     train_people: int = 0
+    test_frames: int = 0                # frames of the test sequences a "train" unit evaluates
     same_as: Optional[str] = None       # an "eval" unit whose result is another unit's
     not_run: str = ""                   # why the runner will show it as "not run" (no work)
     shared: Tuple[str, ...] = ()        # work shared by all trials, done once (VGG fine-tuning)
@@ -125,65 +126,98 @@ def _data_file(options, dataset):
     return options.ilidsvid if dataset == "ilidsvid" else options.prid
 
 
-def train_people(options, dataset, trial, prid_protocol="200"):
-    """``(people, source)``: training people of ``trial`` seen by both cameras, from the data
-    file when it exists (as :class:`rcnreid.data.pairs.PairSampler` counts them), otherwise from
-    the protocol (:data:`PROTOCOL_TRAIN_PEOPLE`; synthetic: half the profile's persons)."""
+@dataclasses.dataclass(frozen=True)
+class SplitSizes:
+    """How big one trial's split is: training people seen by both cameras (what
+    :class:`rcnreid.data.pairs.PairSampler` pairs), the frame counts of the test sequences (probe
+    and gallery) and where the numbers came from (the data file, or the protocol)."""
+    train_people: int
+    test_lengths: Tuple[int, ...]
+    source: str
+
+
+def split_sizes(options, dataset, trial, prid_protocol="200"):
+    """:class:`SplitSizes` of ``trial``: from the data file when it exists (its split, as
+    training and evaluation read it), otherwise from the protocol (:data:`PROTOCOL_TRAIN_PEOPLE`,
+    test sequences of :data:`PROTOCOL_MEAN_FRAMES` frames; synthetic data: half the profile's
+    persons, sequences of the generator's mean length)."""
     path = _data_file(options, dataset)
     if os.path.isfile(path):
         import numpy as np
         from rcnreid.data.reader import ReIDDataset
         with ReIDDataset(path, preload=False) as ds:
-            train, _ = ds.split(trial)
+            train, test = ds.split(trial)
             person, camera = np.asarray(ds.person), np.asarray(ds.camera)
+            length = np.asarray(ds.length)
         keep = np.isin(person, train)
         both = set(person[keep & (camera == 1)].tolist()) & set(
             person[keep & (camera == 2)].tolist())
-        return len(both), path
+        tested = np.isin(person, test) & np.isin(camera, (1, 2))
+        return SplitSizes(len(both), tuple(int(v) for v in length[tested]), path)
     if options.data == "synthetic":
+        from rcnreid.data.synthetic import DEFAULT_LENGTHS
         persons = options.profile_spec.synthetic_persons or 24
-        return persons // 2, "synthetic, %d persons" % persons
+        lo, hi = DEFAULT_LENGTHS[dataset]
+        n_test = persons - persons // 2
+        return SplitSizes(persons // 2, (int(round((lo + hi) / 2.0)),) * (2 * n_test),
+                          "synthetic data, %d persons (file not built yet)" % persons)
     if dataset == "ilidsvid":
-        return PROTOCOL_TRAIN_PEOPLE["ilidsvid"], "protocol (300 persons)"
-    return (PROTOCOL_TRAIN_PEOPLE["prid2011"][str(prid_protocol)],
-            "protocol (%s persons)" % prid_protocol)
+        people, total = PROTOCOL_TRAIN_PEOPLE["ilidsvid"], 300
+        what = "iLIDS-VID protocol (300 persons)"
+    else:
+        people = PROTOCOL_TRAIN_PEOPLE["prid2011"][str(prid_protocol)]
+        total = int(prid_protocol)
+        what = "PRID 2011 protocol (%s persons)" % prid_protocol
+    return SplitSizes(people, (PROTOCOL_MEAN_FRAMES[dataset],) * (2 * (total - people)),
+                      "%s; %s not found" % (what, path))
 
 
-def _train_unit(key, dataset, trial, cfg, people):
-    per = steps_per_epoch(people, cfg.train)
+def train_people(options, dataset, trial, prid_protocol="200"):
+    """``(people, source)``: :attr:`SplitSizes.train_people` and where it came from."""
+    sizes = split_sizes(options, dataset, trial, prid_protocol)
+    return sizes.train_people, sizes.source
+
+
+def _train_unit(key, dataset, trial, cfg, sizes):
+    per = steps_per_epoch(sizes.train_people, cfg.train)
+    cap = cfg.train.eval_max_len
+    frames = sum(min(n, cap) if cap else n for n in sizes.test_lengths)
     return Unit(key=key, dataset=dataset, trial=trial, kind="train", config=cfg,
                 steps=cfg.train.epochs * per, epochs=cfg.train.epochs, steps_per_epoch=per,
-                train_people=people)
+                train_people=sizes.train_people, test_frames=frames)
 
 
-def unit_closure(key, options, dataset, trial, people):
+def unit_closure(key, options, dataset, trial, sizes, strict=True):
     """The units ``key`` computes for one (dataset, trial), its dependencies first (the order
-    the runner computes them in): a list of :class:`Unit`."""
+    the runner computes them in): a list of :class:`Unit`. ``sizes``: the trial's
+    :class:`SplitSizes` (None: steps are not counted). A key this module has no rule for is a
+    UserError, or with ``strict=False`` a unit that depends on nothing (a test's own units)."""
+    sizes = sizes or SplitSizes(0, (), "not counted")
     if key.startswith("rcn/"):
         row = key[len("rcn/"):]
         cfg = _row_config(options, row)
         if row == AVERAGE_ROW:
             base = _row_config(options, "deep_rcn")
             if (cfg.model, cfg.train) == (base.model, base.train):
-                return (unit_closure("rcn/deep_rcn", options, dataset, trial, people)
+                return (unit_closure("rcn/deep_rcn", options, dataset, trial, sizes)
                         + [Unit(key=key, dataset=dataset, trial=trial, kind="eval",
                                 depends=("rcn/deep_rcn",), same_as="rcn/deep_rcn")])
-        return [_train_unit(key, dataset, trial, cfg, people)]
+        return [_train_unit(key, dataset, trial, cfg, sizes)]
     if key.startswith("pool/"):
         _, how, distance = key.split("/")
         if how == "fisher" and distance == "similarity":
             return [Unit(key=key, dataset=dataset, trial=trial, kind="eval",
                          not_run="Fisher vectors cannot feed Eq. 5")]
-        return (unit_closure("rcn/" + AVERAGE_ROW, options, dataset, trial, people)
+        return (unit_closure("rcn/" + AVERAGE_ROW, options, dataset, trial, sizes)
                 + [Unit(key=key, dataset=dataset, trial=trial, kind="eval",
                         depends=("rcn/" + AVERAGE_ROW,))])
     if key.startswith("deep_metric/"):
-        return (unit_closure("rcn/deep_rcn", options, dataset, trial, people)
+        return (unit_closure("rcn/deep_rcn", options, dataset, trial, sizes)
                 + [Unit(key=key, dataset=dataset, trial=trial, kind="eval",
                         depends=("rcn/deep_rcn",))])
     if key == "vgg/fc_gru":
         unit = dataclasses.replace(_train_unit(key, dataset, trial,
-                                               _row_config(options, "fc_gru"), people),
+                                               _row_config(options, "fc_gru"), sizes),
                                    shared=("vgg16_finetune (VIPeR, once)",
                                            "fc7 features (once per dataset)"))
         if not options.vgg16_weights:
@@ -193,6 +227,8 @@ def unit_closure(key, options, dataset, trial, people):
                                        % options.vgg16_weights)
         return [unit]
     if key.startswith("baseline/"):
+        return [Unit(key=key, dataset=dataset, trial=trial, kind="eval")]
+    if not strict:
         return [Unit(key=key, dataset=dataset, trial=trial, kind="eval")]
     raise UserError("unit %s: not known to experiments.unit_graph; add its rule there and in "
                     "experiments.units" % key)
@@ -211,38 +247,45 @@ def _chosen_rows(table_id, rows, options, strict):
     return [r for r in rows if r.name in options.rows]
 
 
-def table_units(table_id, options, prid_protocol="200"):
+def table_units(table_id, options, prid_protocol="200", count_steps=True):
     """Every unit that ``python -m experiments.<table_id>`` computes under ``options``
     (:class:`experiments.options.Options`): a list of :class:`Unit`, dependencies first, each
-    (dataset, trial, key) once, in the runner's order (dataset, trial, row)."""
-    return _units([table_id], options, prid_protocol)
+    (dataset, trial, key) once, in the runner's order (dataset, trial, row).
+    ``count_steps=False`` reads no data file (steps 0)."""
+    rows = _chosen_rows(table_id, table_rows(table_id), options, True)
+    return units_of_rows([(_name(table_id), rows)], options, prid_protocol, count_steps)
 
 
-def paper_units(options, prid_protocol="200"):
+def paper_units(options, prid_protocol="200", count_steps=True):
     """The units of Tables 2-5 and Fig. 5 together (each once: the tables share units)."""
-    return _units(TABLES, options, prid_protocol)
+    return units_of_rows([(t, _chosen_rows(t, table_rows(t), options, False)) for t in TABLES],
+                         options, prid_protocol, count_steps)
 
 
-def target_units(target, options, prid_protocol="200"):
+def target_units(target, options, prid_protocol="200", count_steps=True):
     """:func:`table_units` of a table or ``fig5``, :func:`paper_units` for ``paper``."""
     if target == "paper":
-        return paper_units(options, prid_protocol)
-    return table_units(target, options, prid_protocol)
+        return paper_units(options, prid_protocol, count_steps)
+    return table_units(target, options, prid_protocol, count_steps)
 
 
-def _units(table_ids, options, prid_protocol):
-    out, index = [], {}
-    for table_id in table_ids:
-        rows = _chosen_rows(table_id, table_rows(table_id), options, len(table_ids) == 1)
-        name = "table5" if table_id == "fig5" else table_id
+def _name(table_id):
+    return "table5" if table_id == "fig5" else table_id
+
+
+def units_of_rows(tables, options, prid_protocol="200", count_steps=True, strict=True):
+    """The units of ``tables``, a list of ``(table name, rows)``, each unit once (the runner's
+    order: table, dataset, trial, row; a unit's dependencies before it); ``strict``: as
+    :func:`unit_closure`."""
+    out, index, sizes = [], {}, {}
+    for name, rows in tables:
         for dataset in options.datasets:
-            people = {}
             for trial in options.trials:
-                if trial not in people:
-                    people[trial] = train_people(options, dataset, trial, prid_protocol)[0]
+                if count_steps and (dataset, trial) not in sizes:
+                    sizes[dataset, trial] = split_sizes(options, dataset, trial, prid_protocol)
                 for row in rows:
                     closure = unit_closure(row.unit_key(options), options, dataset, trial,
-                                           people[trial])
+                                           sizes.get((dataset, trial)), strict)
                     for i, unit in enumerate(closure):
                         uid = unit.id
                         if uid not in index:
@@ -273,7 +316,8 @@ def unit_dict(unit, options=None):
          "config": unit.config.to_dict() if unit.config is not None else None,
          "depends": [i for i in unit.dependency_ids()], "steps": unit.steps,
          "epochs": unit.epochs, "steps_per_epoch": unit.steps_per_epoch,
-         "train_people": unit.train_people, "same_as": unit.same_as, "not_run": unit.not_run,
+         "train_people": unit.train_people, "test_frames": unit.test_frames,
+         "same_as": unit.same_as, "not_run": unit.not_run,
          "shared": list(unit.shared), "rows": [list(r) for r in unit.rows]}
     if options is not None:
         d["finished"] = is_finished(options, unit)
@@ -281,6 +325,6 @@ def unit_dict(unit, options=None):
     return d
 
 
-__all__ = ["Unit", "Options", "TABLES", "TARGETS", "table_units", "paper_units", "target_units",
-           "unit_closure", "steps_per_epoch", "train_people", "is_finished", "result_path",
-           "unit_dict", "table_rows"]
+__all__ = ["Unit", "SplitSizes", "Options", "TABLES", "TARGETS", "table_units", "paper_units",
+           "target_units", "units_of_rows", "unit_closure", "steps_per_epoch", "split_sizes",
+           "train_people", "is_finished", "result_path", "unit_dict", "table_rows"]
