@@ -141,17 +141,20 @@ paper: table2 table3 table4 table5 fig5
 # What a table target will compute and how long it takes, before anything runs (seconds, no
 # compilation): the same variables as the table targets, TABLE=2|3|4|5|fig5|paper, the measured
 # step as STEP_S=<seconds per paper step> or BENCH_JSON=<rcnreid bench --config paper --json
-# output> (default: 1.20 s, an H200 on 1 Dec 2026), SPEEDUP=<throughput of JOBS jobs over one>
+# output> or FROM_RUN=<a training's run folder> (default: 1.20 s, an H200 on 1 Dec 2026),
+# SPEEDUP=<throughput of JOBS jobs over one>
 # (default JOBS: one GPU per job). PLAN_ARGS='--json' or '--per-trial'. docs/EXPERIMENTS.md.
 TABLE   ?= paper
 STEP_S  ?=
 BENCH_JSON ?=
+FROM_RUN ?=
 STEP_CONFIG ?=
 SPEEDUP ?=
 PLAN_ARGS ?=
 plan: $(STAMP)
 	@$(PY) -m experiments.plan $(TABLE) $(EXP_ARGS) --prid-protocol $(PRID_PROTOCOL) \
 	    $(if $(STEP_S),--step-s $(STEP_S)) $(if $(BENCH_JSON),--bench-json $(BENCH_JSON)) \
+	    $(if $(FROM_RUN),--from-run $(FROM_RUN)) \
 	    $(if $(STEP_CONFIG),--step-config $(STEP_CONFIG)) $(if $(SPEEDUP),--speedup $(SPEEDUP)) \
 	    $(PLAN_ARGS)
 

@@ -10,7 +10,10 @@ totals per table and in all: GPU-hours, GPU-days and the wall time with ``--jobs
 The time comes from one measured training step: ``--step-s`` seconds per step of ``--step-config``
 (default ``paper``: the Deep RCN at the paper profile, 10 pairs of 20 frames, what ``rcnreid bench
 --config paper`` times), or ``--bench-json FILE``, the output of ``rcnreid bench --config NAME
---json``; with neither, the step measured on one NVIDIA H200 on 1 Dec 2026 (1.20 s,
+--json``, or ``--from-run RUN_DIR``, the median seconds per mini-batch a training logged (the
+truest measure where a step is not bound by its arithmetic: a small model on a CPU runs its
+overheads, not its FLOPs, and ``rcnreid bench`` times fewer pairs than training uses on the
+small profiles); with none of them, the step measured on one NVIDIA H200 on 1 Dec 2026 (1.20 s,
 docs/SPEED.md). Every other network's step is scaled by its floating-point operations per step
 (:func:`step_gflop`, from :func:`rcnreid.nn.summary.gflop_per_sequence`, the count the benchmark
 reports); evaluation of a trained network by the forward operations over its test sequences, every
@@ -74,12 +77,47 @@ def step_gflop(cfg, pairs=None):
     return 3.0 * forward_gflop_per_frame(cfg) * cfg.train.seq_len * 2 * pairs
 
 
-def measured_step(step_s=None, bench_json=None, step_config="paper", device=None):
+def step_from_run(run_dir, device=None):
+    """The :class:`Step` a finished or running training measured: the median over its logged
+    epochs (``train_log.jsonl``: ``seconds``, ``pairs``) of seconds per mini-batch, for the
+    configuration in its ``config.json``. The truest measure where a step is not bound by its
+    arithmetic (small models on a CPU), since it times the batch size training uses."""
+    import statistics
+    from rcnreid.configs.registry import RunConfig
+    from rcnreid.engine.trainlog import LOG_NAME, read_log
+    cfg_path = os.path.join(run_dir, "config.json")
+    try:
+        with open(cfg_path, encoding="utf-8") as f:
+            cfg = RunConfig.from_dict(json.load(f))
+    except OSError:
+        raise UserError("--from-run %s: no config.json; give a run folder of `rcnreid train` "
+                        "or of a table" % run_dir)
+    except (ValueError, TypeError) as exc:
+        raise UserError("--from-run %s: config.json is not a run configuration (%s)"
+                        % (run_dir, exc))
+    per_step = [float(r["seconds"]) / -(-int(r["pairs"]) // cfg.train.batch_pairs)
+                for r in read_log(os.path.join(run_dir, LOG_NAME))
+                if r.get("seconds") and r.get("pairs")]
+    if not per_step:
+        raise UserError("--from-run %s: %s has no finished epoch yet; let it train an epoch "
+                        "or two" % (run_dir, LOG_NAME))
+    return Step(statistics.median(per_step), step_gflop(cfg), cfg.name,
+                "measured: median of %d epochs of %s" % (len(per_step), run_dir),
+                device or "the device that trained it")
+
+
+def measured_step(step_s=None, bench_json=None, step_config="paper", device=None,
+                  from_run=None):
     """The :class:`Step` of ``--step-s`` (seconds per step of ``step_config`` as ``rcnreid bench``
-    times it: the profile's ``bench_pairs`` pairs) or of a ``rcnreid bench --json`` file."""
-    if step_s is not None and bench_json is not None:
-        raise UserError("--step-s %s and --bench-json %s: give one of them (STEP_S= or "
-                        "BENCH_JSON=)" % (step_s, bench_json))
+    times it: the profile's ``bench_pairs`` pairs), of a ``rcnreid bench --json`` file, or of a
+    training's log (:func:`step_from_run`)."""
+    given = [n for n, v in (("--step-s", step_s), ("--bench-json", bench_json),
+                            ("--from-run", from_run)) if v is not None]
+    if len(given) > 1:
+        raise UserError("%s: give one of them (STEP_S=, BENCH_JSON= or FROM_RUN=)"
+                        % " and ".join(given))
+    if from_run is not None:
+        return step_from_run(from_run, device)
     if step_s is None and bench_json is None:
         if step_config != "paper":
             raise UserError("--step-config %s: give its measured step with --step-s SECONDS"
@@ -299,6 +337,9 @@ def build_plan_parser():
     p.add_argument("--bench-json", default=None,
                    help="the measured step: output of `rcnreid bench --config NAME --json` "
                         "(BENCH_JSON=)")
+    p.add_argument("--from-run", default=None,
+                   help="the measured step: a training's run folder (its config.json and the "
+                        "seconds per epoch of its train_log.jsonl; FROM_RUN=)")
     p.add_argument("--step-config", default="paper",
                    help="the configuration --step-s was measured on (default paper: Deep RCN, "
                         "paper profile)")
@@ -328,7 +369,8 @@ def main(argv=None):
         options = options_from_args(args)
         if args.speedup is not None and not args.speedup > 0:
             raise UserError("--speedup %s: must be a positive number" % args.speedup)
-        step = measured_step(args.step_s, args.bench_json, args.step_config, args.device)
+        step = measured_step(args.step_s, args.bench_json, args.step_config, args.device,
+                             from_run=args.from_run)
         plan = build_plan(args.target, options, step, jobs=options.jobs, speedup=args.speedup,
                           prid_protocol=args.prid_protocol)
         print(json.dumps(plan, indent=1, sort_keys=True) if args.json

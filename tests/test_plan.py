@@ -125,6 +125,8 @@ def test_a_cpu_step_measured_with_fewer_pairs_is_scaled_to_the_batch(tmp_path):
 
 @pytest.mark.parametrize("kw,match", [
     (dict(step_s=1.0, bench_json="x.json"), "give one of them"),
+    (dict(step_s=1.0, from_run="/x"), "give one of them"),
+    (dict(from_run="/nonexistent/run"), "no config.json"),
     (dict(step_s=-1.0), "positive"),
     (dict(bench_json="/nonexistent/b.json"), "cannot read"),
     (dict(step_config="cpu"), "--step-s"),
@@ -159,3 +161,20 @@ def test_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert text_rc == 0 and "deep_metric/LFDA" in out and "rcn/deep_rcn" in out
     assert "Wall time with JOBS=1" in out
+
+
+def test_the_step_from_a_trainings_log(tmp_path):
+    """Seconds per epoch / mini-batches per epoch (the last one may be partial), median over
+    epochs; the run's own configuration."""
+    from rcnreid.engine.trainlog import LOG_NAME
+    cfg = get_config("quick")
+    (tmp_path / "config.json").write_text(json.dumps(cfg.to_dict()))
+    with pytest.raises(UserError, match="no finished epoch"):
+        plan.measured_step(from_run=str(tmp_path))
+    rows = [{"epoch": 1, "pairs": 24, "seconds": 30.0}, {"epoch": 2, "pairs": 24, "seconds": 6.0},
+            {"epoch": 3, "pairs": 24, "seconds": 9.0}]
+    (tmp_path / LOG_NAME).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    step = plan.measured_step(from_run=str(tmp_path), device="this CPU")
+    assert step.seconds == 3.0                  # 24 pairs -> 3 mini-batches of 10; median 9/3
+    assert step.config == cfg.name and step.device == "this CPU"
+    assert step.gflop == pytest.approx(plan.step_gflop(cfg))
