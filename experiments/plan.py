@@ -314,7 +314,8 @@ def format_plan(plan, per_trial=False):
                         "%.1f" % sum(t["eval_hours"] for t in plan["tables"]),
                         "%.2f" % tot["gpu_days"], "%.1f" % tot["wall_hours"]))
     lines += ["",
-              "GPU-hours include the estimated evaluation of the trained networks ((eval): "
+              "GPU-hours: hours of the device the step was measured on (a CPU too); they "
+              "include the estimated evaluation of the trained networks ((eval): "
               "forward GFLOP of every test frame and augmentation at the step's rate). "
               "A unit shared by several tables is counted in the first (make paper's order). "
               "Not estimated: hand-crafted baselines, Fisher vectors, metric learning (CPU, "
