@@ -27,9 +27,9 @@ job is assumed to have a GPU of its own (a speed-up of N); ``--speedup S`` gives
 throughput of N jobs together relative to one (e.g. 2 jobs sharing one GPU). Tables run one after
 the other (``make paper``), each unit once. Nothing is compiled or trained: it takes seconds.
 """
-import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 
@@ -140,7 +140,7 @@ def measured_step(step_s=None, bench_json=None, step_config="paper", device=None
         label = device or dev.get("device_name") or dev.get("device") or "device not recorded"
         return Step(sec, 3.0 * gflop_seq * 2 * pairs, str(r.get("config", "?")),
                     "measured: %s" % bench_json, label)
-    if not step_s > 0:
+    if not (step_s > 0 and math.isfinite(step_s)):
         raise UserError("--step-s %s: must be a positive number of seconds" % step_s)
     cfg = get_config(step_config)
     pairs = profile_of(step_config).bench_pairs
@@ -368,7 +368,7 @@ def main(argv=None):
 
     def run():
         options = options_from_args(args)
-        if args.speedup is not None and not args.speedup > 0:
+        if args.speedup is not None and not (args.speedup > 0 and math.isfinite(args.speedup)):
             raise UserError("--speedup %s: must be a positive number" % args.speedup)
         step = measured_step(args.step_s, args.bench_json, args.step_config, args.device,
                              from_run=args.from_run)
