@@ -15,6 +15,7 @@ import numpy as np
 from experiments.cache import read_cached
 from experiments.datasets import PAPER_PROTOCOLS
 from experiments.options import DATASETS, RANKS
+from rcnreid.backend.gpu_conv import float_arithmetic, summary as float_summary
 from rcnreid.store.atomic import write_json, write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -102,7 +103,7 @@ def build_report(table_id, rows, options, status, dataset_info=None):
             "dataset_info": {d: dict(info.get(d) or {"error": "not recorded"},
                                      paper=PAPER_PROTOCOLS.get(d)) for d in options.datasets},
             "units": "percent", "std": "population std over finished trials",
-            "rows": out_rows}
+            "float_arithmetic": float_arithmetic(), "rows": out_rows}
 
 
 def _fmt(v):
@@ -142,6 +143,9 @@ def render_markdown(report):
              "Ours: mean ± std of the CMC matching rate (%%) over the finished trials; "
              "%s, trials %s." % (settings, ",".join(map(str, report["trials"]))),
              "Each cell: ours (paper, Δ = ours - paper). '-' = not reported in the paper.", ""]
+    if report.get("float_arithmetic"):
+        lines[-1:-1] = ["Float arithmetic of this report's process: %s."
+                        % float_summary(report["float_arithmetic"])]
     for d in report["datasets"]:
         lines += ["## %s" % names.get(d, d), "",
                   describe_source(report.get("dataset_info", {}).get(d)), "",

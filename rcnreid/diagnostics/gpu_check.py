@@ -9,8 +9,13 @@ tiny Deep RCN twice, in two fresh processes: once on the device, once on the CPU
    the CPU's to float32 rounding;
 3. checkpoints: a checkpoint written on the device loads on the CPU (and the reverse) and gives
    the same representation;
+4. same seed twice (issue 28): a second device run of the same seed gives bit-identical losses,
+   parameters and representation, or the largest difference is reported (a failure only when
+   the cuDNN algorithms in force are documented as deterministic,
+   :mod:`rcnreid.backend.gpu_conv`);
 
-and prints one verdict line: ``GPU OK: ...`` (exit 0) or ``GPU NOT OK: <what> (<fix>)`` (exit 1).
+and prints one verdict line, which names the float-arithmetic settings (device, cuDNN
+algorithms, TF32): ``GPU OK: ...`` (exit 0) or ``GPU NOT OK: <what> (<fix>)`` (exit 1).
 Each process is a ``python -m rcnreid.diagnostics.gpu_check --worker`` run; the device is chosen
 with ``THEANO_FLAGS=device=...`` before Theano is imported, the only way Theano allows.
 """
@@ -104,7 +109,9 @@ def worker(out_dir, steps=2, seed=0, load_from=None):
     info = describe()
     with open(os.path.join(out_dir, "placement.json"), "w") as f:
         json.dump({"placement": placement(trainer.fn), "device": info["device"],
-                   "gpu_active": info.get("gpu_active", False)}, f)
+                   "gpu_active": info.get("gpu_active", False),
+                   "gpu_conv": info.get("gpu_conv"),
+                   "float_arithmetic": info.get("float_arithmetic")}, f)
 
 
 def _cache_size(out_dir):
@@ -187,7 +194,36 @@ def compare(device_dir, cpu_dir):
     return checks
 
 
-def run_check(device, steps=2, seed=0, keep=None, log=print):
+def same_seed(dir_a, dir_b, expected_deterministic=True):
+    """(check, ok, detail) for two device runs of one seed (issue 28 item 2): are losses,
+    parameters and representation bit-identical, and if not, by how much do they differ?
+    Differences fail the check unless the convolution algorithms in force are documented as not
+    deterministic (``expected_deterministic`` False: then they are reported, as a bound)."""
+    a = np.load(os.path.join(dir_a, "result.npz"))
+    b = np.load(os.path.join(dir_b, "result.npz"))
+    keys = ["losses", "rep"] + sorted(k for k in a.files if k.startswith("param/"))
+    differ = [(float(np.max(np.abs(a[k].astype("float64") - b[k]))), k) for k in keys
+              if not np.array_equal(a[k], b[k])]
+    if not differ:
+        return ("same seed twice", True, "bit-identical losses, parameters and representation "
+                "(%d arrays)" % len(keys))
+    worst, key = max(differ)
+    detail = "%d of %d arrays differ, max |diff| %.3g (%s)" % (len(differ), len(keys), worst,
+                                                              key.replace("param/", ""))
+    if not expected_deterministic:
+        return ("same seed twice", True, detail + "; expected: the convolution algorithms in "
+                "force are not deterministic")
+    return ("same seed twice", False, detail)
+
+
+def _settings_line(where):
+    """The float-arithmetic settings of a worker (placement.json), in one line."""
+    from rcnreid.backend.gpu_conv import summary
+    fa = where.get("float_arithmetic")
+    return summary(fa) if fa else "device %s" % where.get("device")
+
+
+def run_check(device, steps=2, seed=0, keep=None, log=print, repeat=True):
     """The whole check; returns (ok, verdict line)."""
     from rcnreid.backend.gpu_probe import probe
     report = probe(device)
@@ -216,14 +252,29 @@ def run_check(device, steps=2, seed=0, keep=None, log=print):
         return False, "GPU NOT OK: the device's checkpoint does not load on the CPU: %s" \
             % _last_line(proc.stderr)
     checks = compare(dev_dir, cpu_dir)
+    if repeat:
+        log("training the same steps on %s again, same seed (determinism) ..." % device)
+        dev2_dir = os.path.join(tmp, "device-again")
+        os.makedirs(dev2_dir, exist_ok=True)
+        proc = _run_worker(device, dev2_dir, steps, seed, log=log)
+        if proc.returncode != 0:
+            return False, "GPU NOT OK: the second run on %s failed: %s" % (
+                device, _last_line(proc.stderr))
+        conv = where.get("gpu_conv") or {}
+        checks.append(same_seed(dev_dir, dev2_dir,
+                                expected_deterministic=conv.get("deterministic") is not False))
+    log("%-14s %s" % ("arithmetic:", _settings_line(where)))
     for name, ok, detail in checks:
         log("%-14s %s  %s" % (name + ":", "ok  " if ok else "FAIL", detail))
     bad = [name for name, ok, _ in checks if not ok]
     if bad:
         return False, ("GPU NOT OK: %s differ(s) from the CPU (folders kept in %s; report it "
                        "with `rcnreid info --json`)" % (", ".join(bad), tmp))
+    again = [detail for name, _, detail in checks if name == "same seed twice"]
     return True, "GPU OK: %s computes rcnreid's training step and representation as the CPU " \
-                 "does (to float32 rounding)" % device
+                 "does (to float32 rounding)%s; %s" % (
+                     device, "; same seed twice: " + again[0] if again else "",
+                     _settings_line(where))
 
 
 def main(argv=None):
