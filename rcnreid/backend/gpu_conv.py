@@ -176,11 +176,11 @@ def plan(device, user_flags, env):
     user = {k: user_flags[k] for k in FLAG_KEYS if k in user_flags}
     flags = OrderedDict((k, v) for k, v in CHOICES[choice]["flags"].items() if k not in user)
     in_force = OrderedDict((k, user.get(k, CHOICES[choice]["flags"][k])) for k in FLAG_KEYS)
-    jobs = jobs_per_gpu(env)
+    jobs, share = jobs_per_gpu(env), memory_share(env)
     timed = any(v.startswith("time_") for v in in_force.values())
     prealloc = None
     if "gpuarray__preallocate" not in user_flags and (timed or jobs > 1):
-        prealloc = round(memory_share(env) / jobs, 4)
+        prealloc = round(share / jobs, 4)
     out.update(applied=True, choice=choice, source=source, flags=flags, user=user,
                in_force=in_force, deterministic=flags_deterministic(in_force),
                preallocate=prealloc, jobs_per_gpu=jobs)
@@ -286,3 +286,36 @@ def summary(fa):
         fa["device"], fa["cudnn_conv"],
         "deterministic" if fa["deterministic_conv"] else "not deterministic",
         fa["tf32"].split(" (")[0])
+
+
+def decide(step_s, budget=DETERMINISM_BUDGET):
+    """Apply the rule to measured training-step seconds ``{choice name: s}`` (one device, one
+    run; choices that failed left out): the default is the fastest deterministic choice unless
+    it is more than ``budget`` slower than the fastest choice; then the fastest is the default
+    and the deterministic one the documented setting. Returns ``{"default", "fastest",
+    "fastest_deterministic", "determinism_cost", "rule"}`` (``determinism_cost``: the fastest
+    deterministic step over the fastest step, minus 1; None without a deterministic choice).
+
+    >>> decide({"deterministic": 1.1, "time_once": 1.0, "theano-default": 1.2})["default"]
+    'deterministic'
+    >>> decide({"deterministic": 1.3, "time_once": 1.0})["default"]
+    'time_once'
+    """
+    known = {k: v for k, v in step_s.items() if k in CHOICES and v}
+    if not known:
+        return {"default": None, "fastest": None, "fastest_deterministic": None,
+                "determinism_cost": None, "rule": "no choice measured"}
+    fastest = min(known, key=known.get)
+    det = [k for k in known if CHOICES[k]["deterministic"]]
+    best_det = min(det, key=known.get) if det else None
+    cost = known[best_det] / known[fastest] - 1.0 if best_det else None
+    if best_det is not None and cost <= budget:
+        default, why = best_det, "determinism costs %.0f %% <= %.0f %%" % (100 * cost,
+                                                                          100 * budget)
+    elif best_det is not None:
+        default, why = fastest, "determinism costs %.0f %% > %.0f %%: %s stays a setting" % (
+            100 * cost, 100 * budget, best_det)
+    else:
+        default, why = fastest, "no deterministic choice was measured"
+    return {"default": default, "fastest": fastest, "fastest_deterministic": best_det,
+            "determinism_cost": cost, "rule": why}

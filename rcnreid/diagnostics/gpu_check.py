@@ -77,10 +77,12 @@ def placement(fn):
             "gpu_conv": sorted(set(gpu_conv)), "gpu_scan": gpu_scan}
 
 
-def worker(out_dir, steps=2, seed=0, load_from=None):
+def worker(out_dir, steps=2, seed=0, load_from=None, config=None):
     """Run in this process (on whatever device Theano computes on) and write ``result.npz``,
     ``placement.json`` and ``checkpoint.h5`` into ``out_dir``. With ``load_from`` (another
-    worker's folder), also the representation of that worker's checkpoint on this device."""
+    worker's folder), also the representation of that worker's checkpoint on this device.
+    ``config``: a registry name (e.g. ``paper``) whose network, sequence length and benchmark
+    pairs are trained instead of the tiny model (its optimiser settings are the same)."""
     from rcnreid.engine import checkpoint as ckptlib
     from rcnreid.configs.registry import RunConfig
     from rcnreid.nn.model import SiameseRCN
@@ -89,9 +91,15 @@ def worker(out_dir, steps=2, seed=0, load_from=None):
 
     with open(os.path.join(out_dir, "compiledir.txt"), "w") as f:   # for the parent's progress
         f.write(theano.config.compiledir)
-    cfg = tiny_model_config()
+    if config:
+        from rcnreid.diagnostics.bench import bench_setup
+        run_cfg, t_len, pairs = bench_setup(config)
+        cfg = run_cfg.model
+        xa, xb, y = _inputs(cfg, t_len=t_len, pairs=pairs, seed=seed)
+    else:
+        cfg = tiny_model_config()
+        xa, xb, y = _inputs(cfg, seed=seed)
     model = SiameseRCN(cfg, seed=seed)
-    xa, xb, y = _inputs(cfg, seed=seed)
     trainer = model.build_train(OptimConfig(), seed=seed)
     losses = [trainer.step(xa, xb, y)["loss"] for _ in range(steps)]
     represent = model.build_represent()
@@ -125,7 +133,7 @@ def _cache_size(out_dir):
 
 
 def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=3600, log=None,
-                every=30.0):
+                every=30.0, config=None):
     """Run one worker process; while it runs, say every ``every`` seconds how far the first
     compilation has got (a cold cache compiles a couple of hundred C modules: minutes)."""
     env = dict(os.environ)
@@ -136,6 +144,8 @@ def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=3600, log=
            "--steps", str(steps), "--seed", str(seed)]
     if load_from:
         cmd += ["--load-from", load_from]
+    if config:
+        cmd += ["--config", config]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     started = time.time()
@@ -277,6 +287,32 @@ def run_check(device, steps=2, seed=0, keep=None, log=print, repeat=True):
                      _settings_line(where))
 
 
+def run_same_seed(device, config=None, steps=2, seed=0, keep=None, log=print):
+    """Only the determinism check: train ``steps`` steps twice on ``device`` from one seed, in
+    two fresh processes (the tiny model, or the registry configuration ``config``, e.g.
+    ``paper``), and compare them bit for bit (:func:`same_seed`). Returns (ok, verdict line),
+    the line naming the float-arithmetic settings in force."""
+    tmp = keep or tempfile.mkdtemp(prefix="rcnreid-gpu-check-")
+    dirs = [os.path.join(tmp, "device"), os.path.join(tmp, "device-again")]
+    for i, d in enumerate(dirs):
+        os.makedirs(d, exist_ok=True)
+        log("training %d steps of %s on %s, run %d of 2 (seed %d) ..."
+            % (steps, config or "a tiny Deep RCN", device, i + 1, seed))
+        proc = _run_worker(device, d, steps, seed, log=log, config=config)
+        if proc.returncode != 0:
+            return False, "GPU NOT OK: run %d on %s failed: %s" % (i + 1, device,
+                                                                   _last_line(proc.stderr))
+    with open(os.path.join(dirs[0], "placement.json")) as f:
+        where = json.load(f)
+    conv = where.get("gpu_conv") or {}
+    name, ok, detail = same_seed(dirs[0], dirs[1],
+                                 expected_deterministic=conv.get("deterministic") is not False)
+    log("%-14s %s  %s" % (name + ":", "ok  " if ok else "FAIL", detail))
+    verdict = "same seed twice on %s (%s, %d steps): %s; %s" % (
+        device, config or "tiny", steps, detail, _settings_line(where))
+    return ok, ("GPU OK: " if ok else "GPU NOT OK: ") + verdict
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m rcnreid.diagnostics.gpu_check")
     ap.add_argument("--worker", metavar="DIR", help=argparse.SUPPRESS)
@@ -284,11 +320,13 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config", default=None)
     args = ap.parse_args(argv)
     if args.worker:
         from rcnreid.errors import UserError
         try:
-            worker(args.worker, steps=args.steps, seed=args.seed, load_from=args.load_from)
+            worker(args.worker, steps=args.steps, seed=args.seed, load_from=args.load_from,
+                   config=args.config)
         except UserError as exc:
             print("rcnreid: error: %s" % exc, file=sys.stderr)
             return 2
