@@ -30,10 +30,10 @@ def run(args):
         raise UserError("gpu-check --config: only with --same-seed-only (the full check trains "
                         "the tiny model on the CPU too)")
     if args.same_seed_only:
-        from rcnreid.diagnostics.bench import bench_setup
+        from rcnreid.configs.registry import get_config
         from rcnreid.diagnostics.gpu_check import run_same_seed
         if args.config:
-            bench_setup(args.config)                    # UserError naming the known ones
+            get_config(args.config)                     # UserError naming the known ones
         ok, verdict = run_same_seed(args.device, config=args.config, steps=args.steps,
                                     keep=args.keep)
         print(verdict)

@@ -92,8 +92,9 @@ def worker(out_dir, steps=2, seed=0, load_from=None, config=None):
     with open(os.path.join(out_dir, "compiledir.txt"), "w") as f:   # for the parent's progress
         f.write(theano.config.compiledir)
     if config:
-        from rcnreid.diagnostics.bench import bench_setup
-        run_cfg, t_len, pairs = bench_setup(config)
+        from rcnreid.configs.registry import get_config, profile_of
+        run_cfg = get_config(config)              # as `rcnreid bench --config` times it
+        t_len, pairs = run_cfg.train.seq_len, profile_of(config).bench_pairs
         cfg = run_cfg.model
         xa, xb, y = _inputs(cfg, t_len=t_len, pairs=pairs, seed=seed)
     else:
