@@ -3,6 +3,9 @@ first step of the backend's start-up (:mod:`rcnreid.backend.theano_env`, which e
 module that builds Theano graphs imports: ``from rcnreid.backend.theano_env import theano, T``,
 never a bare ``import theano``).
 
+On ``device=cuda*`` it also sets the cuDNN convolution algorithms and, where they or several
+jobs on one GPU need it, the memory pool (:mod:`rcnreid.backend.gpu_conv`, issue 28).
+
 Each workaround below says why it exists. Flags the user gives in ``THEANO_FLAGS`` or in
 ``.theanorc`` (``THEANORC``) always win over these defaults: we only add a key the user did not set.
 :func:`describe` reports what is in force (``rcnreid info``).
