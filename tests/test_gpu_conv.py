@@ -217,18 +217,19 @@ def test_device_peaks_by_name():
 def test_compare_jobs_sums_the_processes_and_recommends():
     from rcnreid.diagnostics.bench import compare_jobs
 
-    def fake(name, n, form, steps, warmup, seed, overrides):
+    def fake(name, n, form, steps, warmup, seed, overrides, device=None):
+        assert device == "cuda1"
         per_job = {1: 10.0, 2: 9.0, 4: 4.0}[n]          # aggregate 10, 18, 16
         if n == 4:
             return [{"error": "out of memory"}] + [dict(_one(per_job))] * 3
         return [_one(per_job) for _ in range(n)]
 
-    c = compare_jobs("tiny", counts=(1, 2, 4), run=fake)
+    c = compare_jobs("tiny", counts=(1, 2, 4), run=fake, device="cuda1")
     assert c["counts"][2]["aggregate_train_sequences_per_s"] == 18.0
     assert c["counts"][4]["ok"] is False and c["counts"][4]["errors"] == ["out of memory"]
     assert c["recommended_jobs"] == 2
     with pytest.raises(UserError):
-        compare_jobs("tiny", counts=(0,), run=fake)
+        compare_jobs("tiny", counts=(0,), run=fake, device="cuda1")
 
 
 def _one(seq_s):
@@ -293,3 +294,9 @@ def test_device_summary_applies_the_rule_and_sets_numbers_beside_the_targets(tmp
     assert "<= 0.7 s: 0.650 s (time_once) -> met" in md
     assert "Table 2 <= 2 GPU-days: 1.9" in md            # 233 GPU-h x 0.24 / 1.20 / 24
     assert "Skipped for lack of time: guess_once" in md
+
+
+def test_jobs_children_get_the_device_and_no_mark_of_the_parents_gpu():
+    from rcnreid.diagnostics.bench import _with_device
+    assert _with_device("device=cuda,floatX=float32", "cuda1") == "floatX=float32,device=cuda1"
+    assert _with_device("floatX=float32", None) == "floatX=float32"

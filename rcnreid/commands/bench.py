@@ -39,6 +39,9 @@ def add_arguments(p):
                    help="run N benchmark processes at once on this device for each N (e.g. "
                         "1,2,4; each gets 1/N of the GPU memory share) and report the aggregate "
                         "training sequences/s and the recommended JOBS per device")
+    p.add_argument("--device", default=None,
+                   help="with --jobs: the processes' Theano device (cuda, cuda1, opencl0:0); "
+                        "leave device out of THEANO_FLAGS so that this process holds none")
     p.add_argument("--rounds", type=int, default=3,
                    help="with --compare-settings: processes per setting (default 3)")
     p.add_argument("--steps", type=int, default=5, help="timed calls (median reported)")
@@ -74,6 +77,9 @@ def run(args):
                              overrides=args.overrides)
         print(json.dumps(c, sort_keys=True) if args.json else format_settings(c))
         return 0
+    if args.device and not args.jobs:
+        from rcnreid.errors import UserError
+        raise UserError("bench --device: only with --jobs (otherwise set THEANO_FLAGS=device=...)")
     if args.jobs:
         from rcnreid.diagnostics.bench import compare_jobs, format_jobs
         from rcnreid.errors import UserError
@@ -83,7 +89,7 @@ def run(args):
             raise UserError("bench --jobs %s: give process counts, e.g. 1,2,4" % args.jobs)
         c = compare_jobs(args.config, counts=counts, steps=args.steps, warmup=args.warmup,
                          seed=args.seed, form=args.form or "fused", log=log,
-                         overrides=args.overrides)
+                         overrides=args.overrides, device=args.device)
         print(json.dumps(c, sort_keys=True) if args.json else format_jobs(c))
         return 0
     if args.ops:

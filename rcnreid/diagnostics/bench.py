@@ -529,11 +529,23 @@ def wait_at_barrier(spec, log=None, timeout=3600.0, poll=0.2):
         time.sleep(poll)
 
 
-def run_jobs_children(name, n, form, steps, warmup, seed, overrides=(), timeout=3600):
+def _with_device(flags, device):
+    """THEANO_FLAGS ``flags`` with its device replaced by ``device`` (None: unchanged)."""
+    if not device:
+        return flags
+    kept = [f for f in flags.split(",") if f.strip() and not f.strip().startswith(
+        ("device=", "init_gpu_device="))]
+    return ",".join(kept + ["device=%s" % device])
+
+
+def run_jobs_children(name, n, form, steps, warmup, seed, overrides=(), timeout=3600,
+                      device=None):
     """``n`` ``rcnreid bench --json`` processes at once on this process's device, each told
     that ``n`` jobs share it (``RCNREID_JOBS_PER_GPU``: its share of the GPU's memory) and timed
     together (:data:`BARRIER_ENV`); returns their result dicts, or ``{"error": ...}`` for a
-    process that failed (e.g. out of device memory)."""
+    process that failed (e.g. out of device memory). ``device``: the children's Theano device
+    (default: this process's THEANO_FLAGS); give it and leave the device out of this process's
+    flags, so that this process holds no device memory of its own."""
     import tempfile
     folder = tempfile.mkdtemp(prefix="rcnreid-bench-jobs-")
     cmd = [sys.executable, "-m", "rcnreid", "bench", "--config", name, "--json", "--form", form,
@@ -542,6 +554,10 @@ def run_jobs_children(name, n, form, steps, warmup, seed, overrides=(), timeout=
         cmd += ["--set", o]
     env = dict(os.environ, RCNREID_JOBS_PER_GPU=str(n))
     env[BARRIER_ENV] = "%s:%d" % (folder, n)
+    # each child starts its own device context (Theano refuses to in the child of a process
+    # that started one, which this one did when THEANO_FLAGS names a device)
+    env.pop("THEANO_GPU_IS_ALREADY_ACTIVE", None)
+    env["THEANO_FLAGS"] = _with_device(env.get("THEANO_FLAGS", ""), device)
     procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for _ in range(n)]
     out = []
@@ -581,14 +597,14 @@ def recommend_jobs(counts, gain=1.10):
 
 
 def compare_jobs(name, counts=(1, 2, 4), steps=5, warmup=1, seed=0, form="fused", log=None,
-                 overrides=(), run=run_jobs_children):
+                 overrides=(), run=run_jobs_children, device=None):
     """Aggregate training throughput of N processes sharing this device, for each N in
     ``counts`` (issue 28 item 4): N ``rcnreid bench`` processes start together, each with
     ``RCNREID_JOBS_PER_GPU=N`` (its share of GPU memory), compile, warm up, wait for each other
     and time ``steps`` training steps. The aggregate is the sum of their sequences per second.
     Returns ``{"config", "form", "steps_timed", "counts": {N: {...}}, "recommended_jobs"}``.
-    ``run(name, n, form, steps, warmup, seed, overrides)`` runs the N processes (default
-    :func:`run_jobs_children`)."""
+    ``run(name, n, form, steps, warmup, seed, overrides, device=device)`` runs the N processes
+    (default :func:`run_jobs_children`)."""
     log = log or (lambda msg: None)
     _check_args(name, form, steps, warmup, overrides)
     if not counts or any(int(n) < 1 for n in counts):
@@ -598,7 +614,7 @@ def compare_jobs(name, counts=(1, 2, 4), steps=5, warmup=1, seed=0, form="fused"
     for n in counts:
         n = int(n)
         log("%d process(es) at once on one device ..." % n)
-        rs = run(name, n, form, steps, warmup, seed, overrides)
+        rs = run(name, n, form, steps, warmup, seed, overrides, device=device)
         errors = [r["error"] for r in rs if "error" in r]
         entry = {"jobs": n, "ok": not errors, "errors": errors}
         good = [r for r in rs if "error" not in r]

@@ -138,6 +138,9 @@ def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=3600, log=
     """Run one worker process; while it runs, say every ``every`` seconds how far the first
     compilation has got (a cold cache compiles a couple of hundred C modules: minutes)."""
     env = dict(os.environ)
+    # Theano marks a process that started a GPU and refuses to start one in its children; each
+    # worker is a process of its own that starts its own device (or none, for the CPU).
+    env.pop("THEANO_GPU_IS_ALREADY_ACTIVE", None)
     flags = [p for p in env.get("THEANO_FLAGS", "").split(",")
              if p.strip() and not p.strip().startswith(("device=", "init_gpu_device="))]
     env["THEANO_FLAGS"] = ",".join(flags + ["device=%s" % device])

@@ -36,11 +36,13 @@ DRY=${DRY:-0}
 if [ "$DRY" = 1 ]; then
     DEVICE=${DEVICE:-opencl0:0}; CONFIG=${CONFIG:-tiny}; STEPS=${STEPS:-2}; WARMUP=${WARMUP:-1}
     THEANO_BASE=${THEANO_BASE:-device=$DEVICE}
+    HOST_FLAGS=${HOST_FLAGS:-}
     JOBS_LIST=${JOBS_LIST:-1,2}
     SCALE=${TIMEOUT_SCALE:-4}      # pocl on a shared CPU compiles and runs far slower
 else
     DEVICE=${DEVICE:-cuda}; CONFIG=${CONFIG:-paper}; STEPS=${STEPS:-4}; WARMUP=${WARMUP:-2}
     THEANO_BASE=${THEANO_BASE:-device=$DEVICE,dnn__enabled=True,gcc__cxxflags=-O1}
+    HOST_FLAGS=${HOST_FLAGS:-dnn__enabled=True,gcc__cxxflags=-O1}
     JOBS_LIST=${JOBS_LIST:-1,2,4}
     SCALE=${TIMEOUT_SCALE:-1}
 fi
@@ -119,8 +121,10 @@ fi
 if [ "$PHASE" = 2 ] || [ "$PHASE" = all ]; then
     c=$(chosen)
     # 6. the same seed twice under the chosen algorithms, on the configuration itself
+    # (gpu-check and bench --jobs start the device in their child processes only: the parent
+    # gets THEANO_FLAGS without a device, HOST_FLAGS, and the device as an option)
     step "same_seed_$c" 90 240 "$OUT/same_seed_$c.txt" RCNREID_GPU_CONV="$c" \
-        THEANO_FLAGS="$THEANO_BASE" -- \
+        THEANO_FLAGS="$HOST_FLAGS" -- \
         "$PY" -m rcnreid gpu-check --device "$DEVICE" --same-seed-only --config "$CONFIG" --steps 2
     # 7. where the step's time goes, by part, beside the device's peaks
     step "ops_$c" 80 200 "$OUT/ops_$c.json" RCNREID_GPU_CONV="$c" CUDA_LAUNCH_BLOCKING=1 \
@@ -128,11 +132,12 @@ if [ "$PHASE" = 2 ] || [ "$PHASE" = all ]; then
         "$PY" -m rcnreid bench --config "$CONFIG" --ops --json --steps 2 --warmup 1
     # 8. JOBS=N on one device: aggregate training sequences/s
     step "jobs_$c" 150 400 "$OUT/jobs_$c.json" RCNREID_GPU_CONV="$c" \
-        THEANO_FLAGS="$THEANO_BASE" -- \
-        "$PY" -m rcnreid bench --config "$CONFIG" --jobs "$JOBS_LIST" --json --steps 3 --warmup 1
+        THEANO_FLAGS="$HOST_FLAGS" -- \
+        "$PY" -m rcnreid bench --config "$CONFIG" --jobs "$JOBS_LIST" --device "$DEVICE" \
+        --json --steps 3 --warmup 1
     # 9. Theano's defaults twice from one seed: how far apart ALGO_0 puts them
     step same_seed_theano-default 90 240 "$OUT/same_seed_theano-default.txt" \
-        RCNREID_GPU_CONV=theano-default THEANO_FLAGS="$THEANO_BASE" -- \
+        RCNREID_GPU_CONV=theano-default THEANO_FLAGS="$HOST_FLAGS" -- \
         "$PY" -m rcnreid gpu-check --device "$DEVICE" --same-seed-only --config "$CONFIG" --steps 2
 fi
 summary
