@@ -572,6 +572,8 @@ def run_jobs_children(name, n, form, steps, warmup, seed, overrides=(), timeout=
         else:
             tail = (se.strip().splitlines() or ["(no output)"])[-1]
             out.append({"error": tail})
+    import shutil
+    shutil.rmtree(folder, ignore_errors=True)           # the barrier's ready files
     return out
 
 
