@@ -1,5 +1,10 @@
 """(dataset, trial) tasks in parallel processes (JOBS=N), each pinned to one GPU when several.
 
+Jobs that share one GPU share its memory: each worker gets ``RCNREID_JOBS_PER_GPU`` (the most
+workers on one device, :func:`jobs_per_gpu`), from which :mod:`rcnreid.backend.gpu_conv` sets
+Theano's memory pool (``gpuarray__preallocate``) to its share of the device, unless the user set
+either. On the CPU the variable changes nothing.
+
 Workers are spawned (not forked: Theano must be imported after the pinning), take one GPU id from
 a queue as they start, and receive the units by name (``"module:attribute"``), since units may be
 closures that do not pickle.
@@ -31,11 +36,22 @@ def resolve_units(ref):
     return ref
 
 
-def _worker_init(gpu_queue):
-    """Pin a worker process to one GPU (before Theano is imported in it)."""
+def jobs_per_gpu(jobs, gpus):
+    """The most of ``jobs`` worker processes that share one of ``gpus`` (ids), as the queue of
+    :func:`run_in_processes` deals them out (round robin; all on one device when there are fewer
+    than two)."""
+    if len(gpus) < 2:
+        return max(1, jobs)
+    return max(1, -(-jobs // len(gpus)))
+
+
+def _worker_init(gpu_queue, per_gpu=1):
+    """Pin a worker process to one GPU and give it its share of the GPU's memory (before Theano
+    is imported in it)."""
     gpu = gpu_queue.get()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    os.environ.setdefault("RCNREID_JOBS_PER_GPU", str(per_gpu))
 
 
 def _worker(args):
@@ -58,7 +74,8 @@ def run_in_processes(table_id, tasks, options, rows, units_ref, run_rows, log=pr
     status = {}
     with concurrent.futures.ProcessPoolExecutor(options.jobs, mp_context=mpctx,
                                                 initializer=_worker_init,
-                                                initargs=(queue,)) as pool:
+                                                initargs=(queue, jobs_per_gpu(options.jobs,
+                                                                              gpus))) as pool:
         futs = [pool.submit(_worker, (run_rows, options, rows, units_ref, d, t))
                 for d, t in tasks]
         for fut in concurrent.futures.as_completed(futs):

@@ -17,6 +17,7 @@ from experiments.cache import read_cached
 from experiments.datasets import PAPER_PROTOCOLS
 from experiments.device_time import format_device_time, table_device_time
 from experiments.options import DATASETS, RANKS
+from rcnreid.backend.gpu_conv import float_arithmetic, summary as float_summary
 from rcnreid.store.atomic import write_json, write_text
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,7 +106,7 @@ def build_report(table_id, rows, options, status, dataset_info=None):
                                      paper=PAPER_PROTOCOLS.get(d)) for d in options.datasets},
             "units": "percent", "std": "population std over finished trials",
             "device_time": table_device_time(table_id, rows, options),
-            "rows": out_rows}
+            "float_arithmetic": float_arithmetic(), "rows": out_rows}
 
 
 def _fmt(v):
@@ -146,6 +147,9 @@ def render_markdown(report):
              "%s, trials %s." % (settings, ",".join(map(str, report["trials"]))),
              "Each cell: ours (paper, Δ = ours - paper). '-' = not reported in the paper.",
              format_device_time(report.get("device_time")), ""]
+    if report.get("float_arithmetic"):
+        lines[-1:-1] = ["Float arithmetic of this report's process: %s."
+                        % float_summary(report["float_arithmetic"])]
     for d in report["datasets"]:
         lines += ["## %s" % names.get(d, d), "",
                   describe_source(report.get("dataset_info", {}).get(d)), "",

@@ -127,6 +127,42 @@ def case_gemv_beta0():
         np.testing.assert_allclose(fn(av, vv), want, rtol=1e-5)
 
 
+def case_op_profile():
+    """`rcnreid bench --ops` on a GPU: the profile's GPU convolutions (GpuCorrMM and both
+    gradients) are split into their parts with the FLOP counted from their shapes, and the host
+    <-> device copies are a part of their own (issue 28 item 6)."""
+    from rcnreid.backend.theano_env import T, theano
+    from rcnreid.diagnostics import op_profile
+    from theano.compile import profiling
+    from rcnreid.diagnostics.bench import check_op_timing
+    from rcnreid.backend.theano_env import describe
+    import os
+    check_op_timing(describe(), os.environ)       # what `bench --ops` does before profiling
+    x, w = T.tensor4("x"), T.tensor4("w")
+    y = T.nnet.conv2d(x, w, border_mode="valid", filter_flip=False)
+    cost = (T.tanh(y) ** 2).sum()
+    theano.config.profile, theano.config.profile_memory = True, True
+    try:
+        f = theano.function([x, w], [cost] + T.grad(cost, [x, w]))
+        rng = np.random.RandomState(0)
+        xv, wv = rng.rand(6, 3, 12, 10).astype("float32"), rng.rand(4, 3, 3, 3).astype("float32")
+        f(xv, wv)
+        f(xv, wv)
+    finally:
+        theano.config.profile = theano.config.profile_memory = False
+        del profiling._atexit_print_list[:]
+    names = _ops(f)
+    for op in ("GpuCorrMM", "GpuCorrMM_gradWeights", "GpuCorrMM_gradInputs"):
+        assert op in names, names
+    rows = {r["part"]: r for r in op_profile.split(f)}
+    want = 2.0 * 6 * 4 * 10 * 8 * 3 * 3 * 3 / 1e9        # N K Ho Wo C kh kw, x2
+    for kind in ("forward", "weight gradient", "input gradient"):
+        row = rows["convolutions outside the scans: " + kind]
+        assert abs(row["gflop"] - want) < 1e-12 and row["gflops"] > 0, (kind, row)
+    assert "host <-> device copies outside the scans" in rows, sorted(rows)
+    assert "elementwise outside the scans" in rows, sorted(rows)
+
+
 CASES = {name[5:]: fn for name, fn in list(globals().items()) if name.startswith("case_")}
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ import pytest
 
 MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc",
            "rcnreid.data.augment", "rcnreid.engine.epoch_loop",
-           "rcnreid.nn.gru_step", "experiments.unit_graph"]
+           "rcnreid.nn.gru_step", "experiments.unit_graph", "rcnreid.backend.gpu_conv",
+           "rcnreid.backend.theano_flags"]
 
 
 @pytest.mark.parametrize("name", MODULES)

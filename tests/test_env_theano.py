@@ -10,7 +10,7 @@ import pytest
 from rcnreid.backend.theano_env import T, describe, theano
 
 INFO_KEYS = {"python", "theano", "numpy", "device", "floatX", "blas_ldflags", "scan_impl",
-             "compiledir", "cuda_available"}
+             "compiledir", "cuda_available", "gpu_conv", "float_arithmetic"}
 
 
 def _run(code_or_args, env_extra=None, module=False, cwd=None):
@@ -97,12 +97,16 @@ def test_info_json_has_every_key():
     assert INFO_KEYS <= set(d), INFO_KEYS - set(d)
     assert d["floatX"] == "float32"
     assert isinstance(d["cuda_available"], bool)
+    # issue 28: off CUDA no cuDNN choice is applied, and the report says so
+    assert d["gpu_conv"]["choice"] is None and "not CUDA" in d["gpu_conv"]["source"]
+    assert d["float_arithmetic"]["device"] == "cpu"
 
 
 def test_info_text_lists_blas_and_scan():
     r = _run(["rcnreid", "info"], module=True)
     assert r.returncode == 0, r.stderr
-    for label in ("floatX", "BLAS ldflags", "scan outer loop", "compile dir", "CUDA usable"):
+    for label in ("floatX", "BLAS ldflags", "scan outer loop", "compile dir", "CUDA usable",
+                  "cuDNN conv algos", "float arithmetic"):
         assert label in r.stdout
 
 

@@ -59,7 +59,8 @@ def ok(proc, name):
     return proc.returncode == 0 and ("%s ok" % name) in proc.stdout and clean
 
 
-CASES = ["init", "elemwise", "join", "conv", "maxmin", "scan", "scan_rotation", "gemv_beta0"]
+CASES = ["init", "elemwise", "join", "conv", "maxmin", "scan", "scan_rotation", "gemv_beta0",
+         "op_profile"]
 
 
 @pytest.mark.parametrize("case", CASES)

@@ -3,11 +3,13 @@ first step of the backend's start-up (:mod:`rcnreid.backend.theano_env`, which e
 module that builds Theano graphs imports: ``from rcnreid.backend.theano_env import theano, T``,
 never a bare ``import theano``).
 
+On ``device=cuda*`` it also sets the cuDNN convolution algorithms and, where they or several
+jobs on one GPU need it, the memory pool (:mod:`rcnreid.backend.gpu_conv`, issue 28).
+
 Each workaround below says why it exists. Flags the user gives in ``THEANO_FLAGS`` or in
 ``.theanorc`` (``THEANORC``) always win over these defaults: we only add a key the user did not set.
 :func:`describe` reports what is in force (``rcnreid info``).
 """
-import configparser
 import ctypes.util
 import glob
 import os
@@ -16,7 +18,8 @@ import warnings
 
 import numpy
 
-from rcnreid.backend import theano_fixes
+from rcnreid.backend import gpu_conv, theano_fixes
+from rcnreid.backend.theano_flags import user_theano_flags
 from rcnreid.backend.threads import usable_cores
 from rcnreid.errors import GPUBackendError
 
@@ -54,6 +57,7 @@ STATE = {
     "blas_source": None,
     "scan_workaround": False,
     "warnings": [],
+    "gpu_conv": None,
 }
 
 
@@ -62,31 +66,9 @@ def _shorten(exc, limit=200):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def _normalise_key(key):
-    return key.strip().replace(".", "__")
-
-
 def _user_theano_flags():
     """Keys the user set in THEANO_FLAGS and in the .theanorc files Theano reads."""
-    found = {}
-    rc_env = os.environ.get("THEANORC")
-    rc_files = rc_env.split(os.pathsep) if rc_env else [os.path.expanduser("~/.theanorc"),
-                                                       os.path.expanduser("~/.theanorc.txt")]
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.optionxform = str  # keep 'floatX' as written
-    try:
-        parser.read([os.path.expanduser(f) for f in rc_files])
-    except configparser.Error as exc:  # Theano will complain itself; we only must not crash
-        STATE["warnings"].append("could not parse .theanorc: %s" % exc)
-    for section in parser.sections():
-        for option, value in parser.items(section):
-            key = option if section == "global" else "%s__%s" % (section, option)
-            found[_normalise_key(key)] = value
-    for item in os.environ.get("THEANO_FLAGS", "").split(","):
-        if "=" in item:
-            k, v = item.split("=", 1)
-            found[_normalise_key(k)] = v.strip()
-    return found
+    return user_theano_flags(STATE["warnings"])
 
 
 def _find_openblas():
@@ -167,16 +149,25 @@ def _configure():
         # from scratch costs about a minute; a warm cache makes it seconds).
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
         added["base_compiledir"] = os.path.join(cache, "rcnreid", "theano")
-    STATE["defaults_added"] = added
-
     device = _requested_device(user)
-    if device is not None:
-        _check_gpu_backend(device)
+    # On CUDA: the cuDNN convolution algorithms (rcnreid.backend.gpu_conv: provisional default
+    # "deterministic", RCNREID_GPU_CONV to choose; the user's dnn__conv__* flags win one by one)
+    # and, for cuDNN's own timing or several jobs on one GPU, the memory pool's share.
+    conv = gpu_conv.plan(device or "cpu", user, os.environ)
+    STATE["gpu_conv"] = conv
+    if conv["applied"]:
+        added.update(conv["flags"])
+        if conv["preallocate"] is not None:
+            added["gpuarray__preallocate"] = repr(conv["preallocate"])
+    STATE["defaults_added"] = added
 
     if added:
         pieces = [p for p in os.environ.get("THEANO_FLAGS", "").split(",") if p.strip()]
         pieces += ["%s=%s" % kv for kv in added.items()]
         os.environ["THEANO_FLAGS"] = ",".join(pieces)
+
+    if device is not None:
+        _check_gpu_backend(device)
 
     STATE["requested_device"] = device
     theano_fixes.apply_stage("pre_import")
@@ -280,6 +271,22 @@ def _gpu_facts():
     return facts
 
 
+def _gpu_conv_facts():
+    """The cuDNN convolution choice in force and where it came from (``rcnreid info``)."""
+    plan = STATE.get("gpu_conv") or {}
+    if not plan.get("applied"):
+        return {"choice": None, "source": "not applied: the device is not CUDA",
+                "in_force": None, "deterministic": None, "preallocate": None}
+    in_force = {k: str(getattr(theano.config, k, plan["in_force"][k]))
+                for k in gpu_conv.FLAG_KEYS}
+    return {"choice": gpu_conv.name_of(in_force), "asked": plan["choice"],
+            "source": plan["source"], "in_force": in_force,
+            "deterministic": gpu_conv.flags_deterministic(in_force),
+            "preallocate": float(theano.config.gpuarray__preallocate),
+            "jobs_per_gpu": plan["jobs_per_gpu"],
+            "default_measured": gpu_conv.CUDA_DEFAULT_MEASURED}
+
+
 def describe():
     """What is in force, as a plain dict (the keys ``rcnreid info --json`` prints)."""
     import scipy
@@ -302,6 +309,8 @@ def describe():
         "defaults_added": dict(STATE["defaults_added"]),
         "thread_env_added": dict(STATE["env_added"]),
         "fixes": theano_fixes.describe(),
+        "gpu_conv": _gpu_conv_facts(),
+        "float_arithmetic": gpu_conv.float_arithmetic(STATE["user_flags"], os.environ),
         "warnings": list(STATE["warnings"]),
     }
     d.update(_gpu_facts())

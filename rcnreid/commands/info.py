@@ -23,8 +23,22 @@ def _cuda_check(d):
         "%s %s" % kv for kv in report["facts"])
 
 
+def _gpu_conv_row(g):
+    """One line: the cuDNN convolution choice in force, its flags and where it came from."""
+    if g["choice"] is None:
+        return "-, " + g["source"]
+    flags = ", ".join("%s=%s" % (k.split("__")[-1], v) for k, v in g["in_force"].items())
+    text = "%s (%s; %s; %s)" % (g["choice"], flags, "deterministic" if g["deterministic"]
+                                else "NOT deterministic", g["source"])
+    if g["preallocate"]:
+        text += ", gpuarray__preallocate=%g for %d job(s) on the GPU" % (g["preallocate"],
+                                                                         g["jobs_per_gpu"])
+    return text
+
+
 def run(args):
     from rcnreid.backend import onednn_conv
+    from rcnreid.backend.gpu_conv import summary
     from rcnreid.backend.theano_env import describe
     d = describe()
     d.update(onednn_conv.describe())
@@ -52,6 +66,8 @@ def run(args):
         ("cuDNN", d["cudnn"] or "-"),
         ("CUDA usable", d["cuda_available"]),
         ("CUDA check", d["cuda_check"]),
+        ("cuDNN conv algos", _gpu_conv_row(d["gpu_conv"])),
+        ("float arithmetic", summary(d["float_arithmetic"])),
         ("defaults added", ", ".join("%s=%s" % kv for kv in sorted(d["defaults_added"].items()))
          or "none (all set by user)"),
     ]

@@ -49,15 +49,23 @@ def _times(fn, steps, warmup):
     return times
 
 
-def sgemm_gflops(n=1024, steps=5, warmup=1):
+def sgemm_gflops(n=None, steps=5, warmup=1):
     """GFLOP/s of one n x n x n float32 matrix product through Theano's BLAS (the library and
-    threads the graph's GEMMs use), median of ``steps`` calls: the machine's GEMM rate."""
+    threads the graph's GEMMs use), median of ``steps`` calls: the machine's GEMM rate.
+
+    On a GPU the matrices live on the device (shared variables) and each call returns only the
+    product's sum, so the host copies do not count and each call waits for the product; ``n``
+    defaults to 8192 on CUDA (1.1 TFLOP, tens of milliseconds on a current GPU), 1024 elsewhere.
+    """
     from rcnreid.backend.theano_env import theano, T
-    a, b = T.matrix("a", dtype="float32"), T.matrix("b", dtype="float32")
-    f = theano.function([a, b], T.dot(a, b))
+    from rcnreid.backend.theano_config import cuda_available
+    if n is None:
+        n = 8192 if cuda_available() else 1024
     rng = np.random.RandomState(0)
     x, y = rng.rand(n, n).astype("float32"), rng.rand(n, n).astype("float32")
-    return 2.0 * n ** 3 / statistics.median(_times(lambda: f(x, y), steps, warmup)) / 1e9
+    a, b = theano.shared(x, name="sgemm_a"), theano.shared(y, name="sgemm_b")
+    f = theano.function([], T.dot(a, b).sum())
+    return 2.0 * n ** 3 / statistics.median(_times(f, steps, warmup)) / 1e9
 
 
 #: Graph forms: (naive graph?, how the training step's gradient goes through the recurrence).
@@ -150,7 +158,14 @@ class _Prepared:
             "train_gflops": 3.0 * gflop * train_seq_s,
             "infer_gflops": gflop * infer_seq_s,
             "device": _describe(),
+            "float_arithmetic": _float_arithmetic(),
         }
+
+
+def _float_arithmetic():
+    """The settings that change float arithmetic (:func:`rcnreid.backend.gpu_conv.float_arithmetic`)."""
+    from rcnreid.backend.gpu_conv import float_arithmetic
+    return float_arithmetic()
 
 
 def _describe():
@@ -172,6 +187,11 @@ def run_bench(name, naive=False, steps=5, warmup=1, seed=0, log=None, form=None,
     _check_args(name, form, steps, warmup, overrides)
     log = log or (lambda msg: None)
     prep = _Prepared(name, form, seed, log, overrides=overrides)
+    barrier = os.environ.get(BARRIER_ENV)
+    if barrier:                 # one of several processes timed together (compare_jobs)
+        _times(prep.train_step, 0, warmup)
+        wait_at_barrier(barrier, log)
+        warmup = 0
     log("timing %d training steps after %d warm-up ..." % (steps, warmup))
     train_times = _times(prep.train_step, steps, warmup)
     log("timing %d representation calls after %d warm-up ..." % (steps, warmup))
@@ -197,6 +217,22 @@ def _reset_profile(fn):
         prof.apply_callcount.clear()
 
 
+def check_op_timing(dev, env):
+    """UserError unless per-op times mean something on this device: CUDA kernels run
+    asynchronously, so an op's time is only its launch unless ``CUDA_LAUNCH_BLOCKING=1`` made
+    every launch wait (it must be set before the device starts, i.e. before the command runs).
+    The CPU is timed as it is; on OpenCL (pocl) the split is a functional check, since its
+    kernels may still run after their launch returned."""
+    if dev.get("gpu_active") and not dev.get("cuda_available"):
+        # OpenCL: Theano's profiler refuses any GPU device without this variable, which only
+        # CUDA reads; set it so that the profile runs (its op times are not waited for).
+        env.setdefault("CUDA_LAUNCH_BLOCKING", "1")
+    if dev.get("cuda_available") and env.get("CUDA_LAUNCH_BLOCKING", "").strip() != "1":
+        raise UserError("bench --ops on %s: GPU kernels run asynchronously, so per-op times need "
+                        "CUDA_LAUNCH_BLOCKING=1 set before the device starts; run "
+                        "`CUDA_LAUNCH_BLOCKING=1 rcnreid bench --ops ...`" % dev.get("device"))
+
+
 def profile_ops(name, steps=3, warmup=1, seed=0, form="fused", log=None, overrides=()):
     """Where the training step of configuration ``name`` spends its time, by part
     (:func:`rcnreid.diagnostics.op_profile.split`), with the sgemm rate to set each part's GFLOP/s
@@ -206,6 +242,7 @@ def profile_ops(name, steps=3, warmup=1, seed=0, form="fused", log=None, overrid
     from rcnreid.backend.theano_env import theano
     _check_args(name, form, steps, warmup, overrides)
     log = log or (lambda msg: None)
+    check_op_timing(_describe(), os.environ)
     from theano.compile import profiling
     old = theano.config.profile, theano.config.profile_memory
     theano.config.profile, theano.config.profile_memory = True, True   # read at compile and call
@@ -221,11 +258,19 @@ def profile_ops(name, steps=3, warmup=1, seed=0, form="fused", log=None, overrid
         theano.config.profile, theano.config.profile_memory = old
         del profiling._atexit_print_list[:]       # no pages of Theano's own summary at exit
     rows = op_profile.split(fn)
-    log("timing a 1024^3 float32 matrix product (the machine's GEMM rate) ...")
+    log("timing a float32 matrix product (the device's GEMM rate) ...")
     sgemm = sgemm_gflops()
+    dev = _describe()
+    peak = op_profile.device_peak(dev.get("device_name")) if dev.get("gpu_active") else None
+    blocking = os.environ.get("CUDA_LAUNCH_BLOCKING") == "1"
     return {"config": name, "form": form, "steps_profiled": steps,
             "train_step_s": statistics.median(times), "sgemm_gflops": sgemm,
-            "conv_gflop_per_step": sum(r.get("gflop", 0.0) for r in rows), "parts": rows}
+            "conv_gflop_per_step": sum(r.get("gflop", 0.0) for r in rows), "parts": rows,
+            "device": dev["device"], "device_name": dev.get("device_name"),
+            "device_peak": peak, "float_arithmetic": dev.get("float_arithmetic"),
+            "gpu_conv": dev.get("gpu_conv"),
+            "op_times_synchronous": (blocking if dev.get("cuda_available")
+                                     else not dev.get("gpu_active"))}
 
 
 def add_gemm_bound(r, sgemm):
@@ -459,4 +504,148 @@ def format_settings(c):
                         r["train_step_s"], "%.2fx" % c["speedup"][s]["train"], r["train_gflops"],
                         r["infer_gflops"], "%.2fx" % c["speedup"][s]["infer"],
                         r["step_over_gemm_bound"]))
+    return "\n".join(lines)
+
+
+#: ``DIR:N``: the process is one of N timed together; each waits, after compiling and warming up,
+#: until all N have written their ``ready-<pid>`` file into DIR (:func:`compare_jobs`).
+BARRIER_ENV = "RCNREID_BENCH_BARRIER"
+
+
+def wait_at_barrier(spec, log=None, timeout=3600.0, poll=0.2):
+    """Say this process is ready (a file in the folder of ``spec`` = ``DIR:N``) and wait until N
+    processes are; UserError after ``timeout`` seconds (another process failed)."""
+    folder, n = spec.rsplit(":", 1)
+    n = int(n)
+    with open(os.path.join(folder, "ready-%d" % os.getpid()), "w") as f:
+        f.write("ready\n")
+    if log:
+        log("waiting until all %d processes have compiled ..." % n)
+    start = time.time()
+    while sum(1 for e in os.listdir(folder) if e.startswith("ready-")) < n:
+        if time.time() - start > timeout:
+            raise UserError("bench --jobs: waited %d s for the other processes (%s); one of "
+                            "them failed" % (timeout, folder))
+        time.sleep(poll)
+
+
+def _with_device(flags, device):
+    """THEANO_FLAGS ``flags`` with its device replaced by ``device`` (None: unchanged)."""
+    if not device:
+        return flags
+    kept = [f for f in flags.split(",") if f.strip() and not f.strip().startswith(
+        ("device=", "init_gpu_device="))]
+    return ",".join(kept + ["device=%s" % device])
+
+
+def run_jobs_children(name, n, form, steps, warmup, seed, overrides=(), timeout=3600,
+                      device=None):
+    """``n`` ``rcnreid bench --json`` processes at once on this process's device, each told
+    that ``n`` jobs share it (``RCNREID_JOBS_PER_GPU``: its share of the GPU's memory) and timed
+    together (:data:`BARRIER_ENV`); returns their result dicts, or ``{"error": ...}`` for a
+    process that failed (e.g. out of device memory). ``device``: the children's Theano device
+    (default: this process's THEANO_FLAGS); give it and leave the device out of this process's
+    flags, so that this process holds no device memory of its own."""
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="rcnreid-bench-jobs-")
+    cmd = [sys.executable, "-m", "rcnreid", "bench", "--config", name, "--json", "--form", form,
+           "--steps", str(steps), "--warmup", str(warmup), "--seed", str(seed)]
+    for o in overrides:
+        cmd += ["--set", o]
+    env = dict(os.environ, RCNREID_JOBS_PER_GPU=str(n))
+    env[BARRIER_ENV] = "%s:%d" % (folder, n)
+    # each child starts its own device context (Theano refuses to in the child of a process
+    # that started one, which this one did when THEANO_FLAGS names a device)
+    env.pop("THEANO_GPU_IS_ALREADY_ACTIVE", None)
+    env["THEANO_FLAGS"] = _with_device(env.get("THEANO_FLAGS", ""), device)
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(n)]
+    out = []
+    for p in procs:
+        try:
+            so, se = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            so, se = p.communicate()
+        if p.returncode == 0:
+            out.append(json.loads(so))
+        else:
+            tail = (se.strip().splitlines() or ["(no output)"])[-1]
+            out.append({"error": tail})
+    import shutil
+    shutil.rmtree(folder, ignore_errors=True)           # the barrier's ready files
+    return out
+
+
+def recommend_jobs(counts, gain=1.10):
+    """The N to use from :func:`compare_jobs`'s ``counts`` (``{N: {"ok", "aggregate_train_
+    sequences_per_s"}}``): the smallest N whose aggregate rate no larger N that ran beats by
+    more than ``gain`` (10 %); more jobs cost memory and time to first result, so they must earn it.
+
+    >>> recommend_jobs({1: {"ok": True, "aggregate_train_sequences_per_s": 10.0},
+    ...                 2: {"ok": True, "aggregate_train_sequences_per_s": 18.0},
+    ...                 4: {"ok": True, "aggregate_train_sequences_per_s": 19.0}})
+    2
+    """
+    ok = sorted(n for n, c in counts.items() if c.get("ok"))
+    if not ok:
+        return None
+    best = ok[0]
+    for n in ok[1:]:
+        if counts[n]["aggregate_train_sequences_per_s"] > \
+                gain * counts[best]["aggregate_train_sequences_per_s"]:
+            best = n
+    return best
+
+
+def compare_jobs(name, counts=(1, 2, 4), steps=5, warmup=1, seed=0, form="fused", log=None,
+                 overrides=(), run=run_jobs_children, device=None):
+    """Aggregate training throughput of N processes sharing this device, for each N in
+    ``counts`` (issue 28 item 4): N ``rcnreid bench`` processes start together, each with
+    ``RCNREID_JOBS_PER_GPU=N`` (its share of GPU memory), compile, warm up, wait for each other
+    and time ``steps`` training steps. The aggregate is the sum of their sequences per second.
+    Returns ``{"config", "form", "steps_timed", "counts": {N: {...}}, "recommended_jobs"}``.
+    ``run(name, n, form, steps, warmup, seed, overrides, device=device)`` runs the N processes
+    (default :func:`run_jobs_children`)."""
+    log = log or (lambda msg: None)
+    _check_args(name, form, steps, warmup, overrides)
+    if not counts or any(int(n) < 1 for n in counts):
+        raise UserError("bench --jobs: give process counts >= 1, e.g. 1,2,4")
+    out = {"config": name, "form": form, "steps_timed": steps, "warmup_steps": warmup,
+           "counts": {}}
+    for n in counts:
+        n = int(n)
+        log("%d process(es) at once on one device ..." % n)
+        rs = run(name, n, form, steps, warmup, seed, overrides, device=device)
+        errors = [r["error"] for r in rs if "error" in r]
+        entry = {"jobs": n, "ok": not errors, "errors": errors}
+        good = [r for r in rs if "error" not in r]
+        if good:
+            entry["per_job_train_step_s"] = [r["train_step_s"] for r in good]
+            entry["aggregate_train_sequences_per_s"] = sum(r["train_sequences_per_s"]
+                                                           for r in good)
+            entry["peak_rss_mb"] = max(r["peak_rss_mb"] for r in good)
+            gc = (good[0].get("device") or {}).get("gpu_conv") or {}
+            entry["gpuarray_preallocate"] = gc.get("preallocate")
+            entry["device"] = (good[0].get("device") or {}).get("device")
+            entry["float_arithmetic"] = good[0].get("float_arithmetic")
+        out["counts"][n] = entry
+    out["recommended_jobs"] = recommend_jobs(out["counts"])
+    return out
+
+
+def format_jobs(c):
+    lines = ["benchmark %s (%s form): N processes at once on one device, each timing %d "
+             "training steps together" % (c["config"], c["form"], c["steps_timed"]),
+             "  %4s %14s %26s %12s %s" % ("N", "preallocate", "aggregate train seq/s",
+                                         "step s", "errors")]
+    for n, e in sorted(c["counts"].items()):
+        steps = e.get("per_job_train_step_s") or []
+        lines.append("  %4d %14s %26s %12s %s" % (
+            n, e.get("gpuarray_preallocate") if e.get("gpuarray_preallocate") is not None
+            else "-", "%.2f" % e["aggregate_train_sequences_per_s"]
+            if "aggregate_train_sequences_per_s" in e else "-",
+            "%.3f" % statistics.median(steps) if steps else "-", "; ".join(e["errors"]) or "-"))
+    lines.append("  recommended JOBS per device: %s (the smallest N that no larger N beats by "
+                 "more than 10 %%)" % c["recommended_jobs"])
     return "\n".join(lines)

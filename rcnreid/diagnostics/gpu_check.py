@@ -9,8 +9,13 @@ tiny Deep RCN twice, in two fresh processes: once on the device, once on the CPU
    the CPU's to float32 rounding;
 3. checkpoints: a checkpoint written on the device loads on the CPU (and the reverse) and gives
    the same representation;
+4. same seed twice (issue 28): a second device run of the same seed gives bit-identical losses,
+   parameters and representation, or the largest difference is reported (a failure only when
+   the cuDNN algorithms in force are documented as deterministic,
+   :mod:`rcnreid.backend.gpu_conv`);
 
-and prints one verdict line: ``GPU OK: ...`` (exit 0) or ``GPU NOT OK: <what> (<fix>)`` (exit 1).
+and prints one verdict line, which names the float-arithmetic settings (device, cuDNN
+algorithms, TF32): ``GPU OK: ...`` (exit 0) or ``GPU NOT OK: <what> (<fix>)`` (exit 1).
 Each process is a ``python -m rcnreid.diagnostics.gpu_check --worker`` run; the device is chosen
 with ``THEANO_FLAGS=device=...`` before Theano is imported, the only way Theano allows.
 """
@@ -72,10 +77,12 @@ def placement(fn):
             "gpu_conv": sorted(set(gpu_conv)), "gpu_scan": gpu_scan}
 
 
-def worker(out_dir, steps=2, seed=0, load_from=None):
+def worker(out_dir, steps=2, seed=0, load_from=None, config=None):
     """Run in this process (on whatever device Theano computes on) and write ``result.npz``,
     ``placement.json`` and ``checkpoint.h5`` into ``out_dir``. With ``load_from`` (another
-    worker's folder), also the representation of that worker's checkpoint on this device."""
+    worker's folder), also the representation of that worker's checkpoint on this device.
+    ``config``: a registry name (e.g. ``paper``) whose network, sequence length and benchmark
+    pairs are trained instead of the tiny model (its optimiser settings are the same)."""
     from rcnreid.engine import checkpoint as ckptlib
     from rcnreid.configs.registry import RunConfig
     from rcnreid.nn.model import SiameseRCN
@@ -84,9 +91,16 @@ def worker(out_dir, steps=2, seed=0, load_from=None):
 
     with open(os.path.join(out_dir, "compiledir.txt"), "w") as f:   # for the parent's progress
         f.write(theano.config.compiledir)
-    cfg = tiny_model_config()
+    if config:
+        from rcnreid.configs.registry import get_config, profile_of
+        run_cfg = get_config(config)              # as `rcnreid bench --config` times it
+        t_len, pairs = run_cfg.train.seq_len, profile_of(config).bench_pairs
+        cfg = run_cfg.model
+        xa, xb, y = _inputs(cfg, t_len=t_len, pairs=pairs, seed=seed)
+    else:
+        cfg = tiny_model_config()
+        xa, xb, y = _inputs(cfg, seed=seed)
     model = SiameseRCN(cfg, seed=seed)
-    xa, xb, y = _inputs(cfg, seed=seed)
     trainer = model.build_train(OptimConfig(), seed=seed)
     losses = [trainer.step(xa, xb, y)["loss"] for _ in range(steps)]
     represent = model.build_represent()
@@ -104,7 +118,9 @@ def worker(out_dir, steps=2, seed=0, load_from=None):
     info = describe()
     with open(os.path.join(out_dir, "placement.json"), "w") as f:
         json.dump({"placement": placement(trainer.fn), "device": info["device"],
-                   "gpu_active": info.get("gpu_active", False)}, f)
+                   "gpu_active": info.get("gpu_active", False),
+                   "gpu_conv": info.get("gpu_conv"),
+                   "float_arithmetic": info.get("float_arithmetic")}, f)
 
 
 def _cache_size(out_dir):
@@ -118,10 +134,13 @@ def _cache_size(out_dir):
 
 
 def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=3600, log=None,
-                every=30.0):
+                every=30.0, config=None):
     """Run one worker process; while it runs, say every ``every`` seconds how far the first
     compilation has got (a cold cache compiles a couple of hundred C modules: minutes)."""
     env = dict(os.environ)
+    # Theano marks a process that started a GPU and refuses to start one in its children; each
+    # worker is a process of its own that starts its own device (or none, for the CPU).
+    env.pop("THEANO_GPU_IS_ALREADY_ACTIVE", None)
     flags = [p for p in env.get("THEANO_FLAGS", "").split(",")
              if p.strip() and not p.strip().startswith(("device=", "init_gpu_device="))]
     env["THEANO_FLAGS"] = ",".join(flags + ["device=%s" % device])
@@ -129,6 +148,8 @@ def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=3600, log=
            "--steps", str(steps), "--seed", str(seed)]
     if load_from:
         cmd += ["--load-from", load_from]
+    if config:
+        cmd += ["--config", config]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     started = time.time()
@@ -187,7 +208,36 @@ def compare(device_dir, cpu_dir):
     return checks
 
 
-def run_check(device, steps=2, seed=0, keep=None, log=print):
+def same_seed(dir_a, dir_b, expected_deterministic=True):
+    """(check, ok, detail) for two device runs of one seed (issue 28 item 2): are losses,
+    parameters and representation bit-identical, and if not, by how much do they differ?
+    Differences fail the check unless the convolution algorithms in force are documented as not
+    deterministic (``expected_deterministic`` False: then they are reported, as a bound)."""
+    a = np.load(os.path.join(dir_a, "result.npz"))
+    b = np.load(os.path.join(dir_b, "result.npz"))
+    keys = ["losses", "rep"] + sorted(k for k in a.files if k.startswith("param/"))
+    differ = [(float(np.max(np.abs(a[k].astype("float64") - b[k]))), k) for k in keys
+              if not np.array_equal(a[k], b[k])]
+    if not differ:
+        return ("same seed twice", True, "bit-identical losses, parameters and representation "
+                "(%d arrays)" % len(keys))
+    worst, key = max(differ)
+    detail = "%d of %d arrays differ, max |diff| %.3g (%s)" % (len(differ), len(keys), worst,
+                                                              key.replace("param/", ""))
+    if not expected_deterministic:
+        return ("same seed twice", True, detail + "; expected: the convolution algorithms in "
+                "force are not deterministic")
+    return ("same seed twice", False, detail)
+
+
+def _settings_line(where):
+    """The float-arithmetic settings of a worker (placement.json), in one line."""
+    from rcnreid.backend.gpu_conv import summary
+    fa = where.get("float_arithmetic")
+    return summary(fa) if fa else "device %s" % where.get("device")
+
+
+def run_check(device, steps=2, seed=0, keep=None, log=print, repeat=True):
     """The whole check; returns (ok, verdict line)."""
     from rcnreid.backend.gpu_probe import probe
     report = probe(device)
@@ -216,14 +266,55 @@ def run_check(device, steps=2, seed=0, keep=None, log=print):
         return False, "GPU NOT OK: the device's checkpoint does not load on the CPU: %s" \
             % _last_line(proc.stderr)
     checks = compare(dev_dir, cpu_dir)
+    if repeat:
+        log("training the same steps on %s again, same seed (determinism) ..." % device)
+        dev2_dir = os.path.join(tmp, "device-again")
+        os.makedirs(dev2_dir, exist_ok=True)
+        proc = _run_worker(device, dev2_dir, steps, seed, log=log)
+        if proc.returncode != 0:
+            return False, "GPU NOT OK: the second run on %s failed: %s" % (
+                device, _last_line(proc.stderr))
+        conv = where.get("gpu_conv") or {}
+        checks.append(same_seed(dev_dir, dev2_dir,
+                                expected_deterministic=conv.get("deterministic") is not False))
+    log("%-14s %s" % ("arithmetic:", _settings_line(where)))
     for name, ok, detail in checks:
         log("%-14s %s  %s" % (name + ":", "ok  " if ok else "FAIL", detail))
     bad = [name for name, ok, _ in checks if not ok]
     if bad:
         return False, ("GPU NOT OK: %s differ(s) from the CPU (folders kept in %s; report it "
                        "with `rcnreid info --json`)" % (", ".join(bad), tmp))
+    again = [detail for name, _, detail in checks if name == "same seed twice"]
     return True, "GPU OK: %s computes rcnreid's training step and representation as the CPU " \
-                 "does (to float32 rounding)" % device
+                 "does (to float32 rounding)%s; %s" % (
+                     device, "; same seed twice: " + again[0] if again else "",
+                     _settings_line(where))
+
+
+def run_same_seed(device, config=None, steps=2, seed=0, keep=None, log=print):
+    """Only the determinism check: train ``steps`` steps twice on ``device`` from one seed, in
+    two fresh processes (the tiny model, or the registry configuration ``config``, e.g.
+    ``paper``), and compare them bit for bit (:func:`same_seed`). Returns (ok, verdict line),
+    the line naming the float-arithmetic settings in force."""
+    tmp = keep or tempfile.mkdtemp(prefix="rcnreid-gpu-check-")
+    dirs = [os.path.join(tmp, "device"), os.path.join(tmp, "device-again")]
+    for i, d in enumerate(dirs):
+        os.makedirs(d, exist_ok=True)
+        log("training %d steps of %s on %s, run %d of 2 (seed %d) ..."
+            % (steps, config or "a tiny Deep RCN", device, i + 1, seed))
+        proc = _run_worker(device, d, steps, seed, log=log, config=config)
+        if proc.returncode != 0:
+            return False, "GPU NOT OK: run %d on %s failed: %s" % (i + 1, device,
+                                                                   _last_line(proc.stderr))
+    with open(os.path.join(dirs[0], "placement.json")) as f:
+        where = json.load(f)
+    conv = where.get("gpu_conv") or {}
+    name, ok, detail = same_seed(dirs[0], dirs[1],
+                                 expected_deterministic=conv.get("deterministic") is not False)
+    log("%-14s %s  %s" % (name + ":", "ok  " if ok else "FAIL", detail))
+    verdict = "same seed twice on %s (%s, %d steps): %s; %s" % (
+        device, config or "tiny", steps, detail, _settings_line(where))
+    return ok, ("GPU OK: " if ok else "GPU NOT OK: ") + verdict
 
 
 def main(argv=None):
@@ -233,11 +324,13 @@ def main(argv=None):
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--config", default=None)
     args = ap.parse_args(argv)
     if args.worker:
         from rcnreid.errors import UserError
         try:
-            worker(args.worker, steps=args.steps, seed=args.seed, load_from=args.load_from)
+            worker(args.worker, steps=args.steps, seed=args.seed, load_from=args.load_from,
+                   config=args.config)
         except UserError as exc:
             print("rcnreid: error: %s" % exc, file=sys.stderr)
             return 2

@@ -10,7 +10,14 @@ from the shapes the profile recorded, 2 * N * K * Ho * Wo * C * kh * kw FLOP (on
 per kernel tap per output, for the forward product and each gradient alike), so each part
 gets a GFLOP/s that can be set beside the machine's sgemm rate
 (:func:`rcnreid.diagnostics.bench.sgemm_gflops`): a part near that rate has little left to gain from
-a better convolution, a part far below it does.
+a better convolution, a part far below it does. On a GPU the same parts are read from the GPU
+ops (``GpuCorrMM*``, ``GpuDnnConv*``, ``GpuElemwise``, host <-> device copies), and each part's
+rate is also set beside the device's float32 and TF32 peaks (:func:`device_peak`). GPU ops run
+asynchronously: their times mean something only when each kernel is waited for
+(``CUDA_LAUNCH_BLOCKING=1``, which ``rcnreid bench --ops`` asks for on CUDA).
+
+>>> conv_kind("GpuDnnConvGradW"), conv_kind("GpuCorrMM_gradInputs"), conv_kind("GpuDnnConvDesc")
+('weight gradient', 'input gradient', None)
 """
 from collections import OrderedDict
 
@@ -18,7 +25,11 @@ CONV_FORWARD, CONV_GRAD_INPUTS, CONV_GRAD_WEIGHTS = "forward", "input gradient",
 
 
 def conv_kind(op_name):
-    """``forward``, ``input gradient``, ``weight gradient`` or None for an op's class name."""
+    """``forward``, ``input gradient``, ``weight gradient`` or None for an op's class name (CPU
+    ``CorrMM*`` and oneDNN ops, GPU ``GpuCorrMM*`` and cuDNN ``GpuDnnConv*`` alike; cuDNN's
+    descriptor op ``GpuDnnConvDesc`` is not a convolution)."""
+    if op_name.endswith("Desc"):
+        return None
     if "gradWeights" in op_name or "GradW" in op_name:
         return CONV_GRAD_WEIGHTS
     if "gradInputs" in op_name or "GradI" in op_name:
@@ -52,6 +63,43 @@ def conv_flop(kind, in_shapes, out_shapes):
 
 def _is_elementwise(op_name):
     return op_name.endswith("Elemwise") or op_name.startswith("Composite")
+
+
+#: Ops that copy between host and device memory (their own part of a GPU step).
+TRANSFER_OPS = ("GpuFromHost", "HostFromGpu", "GpuToGpu")
+
+#: Peak float32 arithmetic of devices, TFLOP/s, by a piece of the name pygpu reports
+#: (``devname``); first match wins. ``fp32``: the CUDA cores' FMA rate; ``tf32``: the dense TF32
+#: tensor-core rate (what cuDNN's default math may use for float32 convolutions on Ampere and
+#: newer), half the "with sparsity" figure of NVIDIA's datasheets.
+DEVICE_PEAKS = (
+    # (name piece, names it must not contain, fp32, tf32, source)
+    ("H200", ("NVL",), 67.0, 494.5,
+     "NVIDIA H200 Tensor Core GPU datasheet, H200 SXM: FP32 67 TFLOPS, TF32 Tensor Core 989 "
+     "TFLOPS with sparsity"),
+    ("H100", ("PCIe", "NVL"), 67.0, 494.5,
+     "NVIDIA H100 Tensor Core GPU datasheet, H100 SXM: FP32 67 TFLOPS, TF32 Tensor Core 989 "
+     "TFLOPS with sparsity"),
+    ("A100", (), 19.5, 156.0,
+     "NVIDIA A100 Tensor Core GPU datasheet: FP32 19.5 TFLOPS, TF32 Tensor Core 156 TFLOPS "
+     "(312 with sparsity)"),
+)
+
+
+def device_peak(devname):
+    """``{"device", "fp32_tflops", "tf32_tflops", "source"}`` for a device name from
+    :data:`DEVICE_PEAKS`, or None (unknown: the report then says so).
+
+    >>> device_peak("NVIDIA H200")["fp32_tflops"], device_peak("NVIDIA H200 NVL")
+    (67.0, None)
+    """
+    if not devname:
+        return None
+    for piece, unless, fp32, tf32, source in DEVICE_PEAKS:
+        if piece in devname and not any(u in devname for u in unless):
+            return {"device": devname, "fp32_tflops": fp32, "tf32_tflops": tf32,
+                    "source": source}
+    return None
 
 
 def _nodes(profile):
@@ -112,6 +160,8 @@ def split(fn):
                 inner_flop / calls if known and inner is not None else None, conv_s)
         elif _is_elementwise(name):
             add("elementwise outside the scans", seconds)
+        elif name in TRANSFER_OPS:
+            add("host <-> device copies outside the scans", seconds)
         else:
             add("other (reshapes, subtensors, joins, pooling, reductions, ...)", seconds)
     total = sum(p["seconds"] for p in parts.values())
@@ -131,13 +181,19 @@ def split(fn):
     return rows
 
 
-def format_split(rows, sgemm=None):
-    """A Markdown table of :func:`split`'s rows (with the sgemm rate, each part's fraction of it)."""
+def format_split(rows, sgemm=None, peak=None):
+    """A Markdown table of :func:`split`'s rows (with the sgemm rate, each part's fraction of it;
+    with a device's ``peak`` from :func:`device_peak`, each part's TFLOP/s beside the device's
+    float32 and TF32 peaks)."""
     head = "| part of the step | s per step | share | GFLOP | GFLOP/s of its convolutions |"
     sep = "| --- | --- | --- | --- | --- |"
     if sgemm:
         head += " of sgemm (%.0f GFLOP/s) |" % sgemm
         sep += " --- |"
+    if peak:
+        head += " of FP32 peak (%.1f TFLOP/s) | of TF32 peak (%.1f TFLOP/s) |" % (
+            peak["fp32_tflops"], peak["tf32_tflops"])
+        sep += " --- | --- |"
     lines = [head, sep]
     for r in rows:
         rate = r.get("conv_gflops", r.get("gflops"))
@@ -149,5 +205,8 @@ def format_split(rows, sgemm=None):
                  "%.3g" % rate if rate else "-"]
         if sgemm:
             cells.append("%.2f" % (rate / sgemm) if rate else "-")
+        if peak:
+            for key in ("fp32_tflops", "tf32_tflops"):
+                cells.append("%.3f" % (rate / 1e3 / peak[key]) if rate else "-")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

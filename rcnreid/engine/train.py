@@ -13,7 +13,7 @@ the parameters, the optimiser state (RMSProp accumulators + dropout RNG) and the
 resumed run ends with exactly the parameters of an uninterrupted one.
 
 Run folder (``out_dir``): ``config.json`` (the resolved RunConfig), ``run.json`` (data, trial,
-seed), ``train_log.jsonl`` (one row per epoch), ``checkpoint-last.h5`` and, at the end,
+seed, the float-arithmetic settings: device, cuDNN algorithms, TF32), ``train_log.jsonl`` (one row per epoch), ``checkpoint-last.h5`` and, at the end,
 ``checkpoint-final.h5``. Training draws nothing: the training curves of a finished run are drawn
 by its caller (:func:`rcnreid.viz.training_plot.plot_finished_run`: ``rcnreid train``, the demo,
 the trials of ``experiments/``).
@@ -26,6 +26,7 @@ from rcnreid.engine import checkpoint as ckptlib
 from rcnreid.store import locks
 from rcnreid.engine import trainlog
 from rcnreid.store.atomic import write_json
+from rcnreid.backend.gpu_conv import float_arithmetic
 from rcnreid.configs.registry import RunConfig, get_config
 from rcnreid.engine.epoch_loop import RunFiles, TrainingDiverged, run_epochs  # noqa: F401
 from rcnreid.engine.compiled_models import compiled_model, is_compiled
@@ -105,7 +106,8 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
     write_json(os.path.join(out_dir, "run.json"),
                {"data_path": os.path.abspath(os.fspath(data_path)), "dataset": ds.name,
                 "trial": trial, "seed": seed, "config_name": cfg.name,
-                "train_persons": [int(p) for p in train_persons]})
+                "train_persons": [int(p) for p in train_persons],
+                "float_arithmetic": float_arithmetic()})
 
     if not is_compiled(cfg):
         log("compiling the training graph (%s; tens of seconds on a cold Theano cache)"

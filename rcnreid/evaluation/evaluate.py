@@ -18,6 +18,7 @@ import numpy as np
 from rcnreid.engine import checkpoint as ckptlib
 from rcnreid.engine.trained_model import load_model
 from rcnreid.store.atomic import write_json
+from rcnreid.backend.gpu_conv import float_arithmetic
 from rcnreid.evaluation.cmc import evaluate_scores
 from rcnreid.data import augment
 from rcnreid.errors import UserError
@@ -128,6 +129,7 @@ def evaluate(data_path, checkpoint_path, trial, test_augs=None, out_path=None, l
                 "data_path": os.path.abspath(os.fspath(data_path)),
                 "config_name": cfg.name, "label": cfg.name, "test_augs": aug_name,
                 "num_augs": len(augs), "aug_pairing": cfg.train.aug_pairing,
+                "float_arithmetic": float_arithmetic(),
                 "scores": "Eq. 5 similarity averaged over augmentations"
                 if cfg.model.temporal_pooling != "fisher" else "Fisher-vector inner product"})
     log("trial %d: rank-1 %.1f%%  rank-5 %.1f%%  rank-10 %.1f%%  rank-20 %.1f%%  mAP %.3f"
