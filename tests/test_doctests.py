@@ -6,9 +6,9 @@ import importlib
 import pytest
 
 MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc",
-           "rcnreid.data.augment", "rcnreid.engine.epoch_loop",
-           "rcnreid.nn.gru_step", "experiments.unit_graph", "rcnreid.backend.gpu_conv",
-           "rcnreid.backend.theano_flags"]
+           "rcnreid.data.augment", "rcnreid.engine.epoch_loop", "rcnreid.engine.interrupt",
+           "rcnreid.engine.prefetch", "rcnreid.nn.gru_step", "experiments.unit_graph",
+           "rcnreid.backend.gpu_conv", "rcnreid.backend.theano_flags"]
 
 
 @pytest.mark.parametrize("name", MODULES)

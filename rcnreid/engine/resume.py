@@ -13,6 +13,19 @@ from rcnreid.engine.trainlog import truncate_log
 from rcnreid.errors import UserError
 
 
+#: Settings that change how a run is carried out, not its results: a run may be resumed with
+#: other values (``train.checkpoint_every_s``, ``train.prefetch``).
+RUNTIME_FIELDS = (("train", "checkpoint_every_s"), ("train", "prefetch"))
+
+
+def _without_runtime(d):
+    d = json.loads(json.dumps(d))
+    for section, key in RUNTIME_FIELDS:
+        if isinstance(d.get(section), dict):
+            d[section].pop(key, None)
+    return d
+
+
 def _config_differences(old, new, prefix=""):
     """``["train.epochs: 3 -> 5", ...]``: where two RunConfig dicts differ."""
     out = []
@@ -38,8 +51,8 @@ def check_resumable(ckpt, cfg, seed, trial, path):
     """UserError (naming the differences and the fix) unless checkpoint ``ckpt`` (file ``path``)
     was written by the same run: configuration ``cfg`` (fields added since at their defaults),
     ``seed`` and ``trial``."""
-    new = json.loads(json.dumps(cfg.to_dict()))
-    old = _stored_config(ckpt.config)
+    new = _without_runtime(cfg.to_dict())
+    old = _without_runtime(_stored_config(ckpt.config))
     if old != new:
         diff = _config_differences(old, new)
         raise UserError("%s: was written with another configuration (%s%s); resume with the "
@@ -55,7 +68,8 @@ def check_resumable(ckpt, cfg, seed, trial, path):
 def restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log):
     """Put a run back where checkpoint ``ckpt`` left it (None: a fresh start): parameters (through
     ``set_params``), the trainer's optimiser state, the data RNG, and the log cut to match.
-    Returns the epoch to continue from."""
+    Returns the last epoch completed (a mid-epoch checkpoint's ``position`` then tells
+    :func:`rcnreid.engine.epoch_loop.run_epochs` where in the next epoch to continue)."""
     if ckpt is None:
         truncate_log(log_path, 0)
         return 0
@@ -63,5 +77,10 @@ def restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log):
     trainer.set_state(ckpt.optim_state)
     data_rng.set_state(ckpt.rng_states["data"])
     truncate_log(log_path, ckpt.epoch)
-    log("resuming %s from epoch %d" % (out_dir, ckpt.epoch))
+    p = ckpt.position
+    if p is None:
+        log("resuming %s from epoch %d" % (out_dir, ckpt.epoch))
+    else:                    # the loop continues the epoch (rcnreid.engine.epoch_loop)
+        log("resuming %s from mini-batch %d/%d of epoch %d"
+            % (out_dir, int(p["batch"]), int(p["batches"]), int(p["epoch"])))
     return ckpt.epoch
