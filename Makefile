@@ -39,7 +39,7 @@ EXP_ARGS = --data $(DATA) --profile $(PROFILE) --reading $(READING) --trials $(T
            --jobs $(JOBS) --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS) \
            $(foreach s,$(SET),--set $(s))
 
-.PHONY: help venv test test-rounding test-cuda-headers test-platforms bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
+.PHONY: plan help venv test test-rounding test-cuda-headers test-platforms bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
@@ -56,6 +56,8 @@ help:
 	@echo "                PRID_PROTOCOL=200|178 ILIDSVID_SPLITS=F PRID_SPLITS=F OFFICIAL_SPLITS=1 ALLOW_INCOMPLETE=1"
 	@echo "make table2 .. table5, fig5, paper   DATA=real|synthetic PROFILE=paper|cpu|quick"
 	@echo "                READING=default|literal|literal-3x3 TRIALS=N JOBS=N SET='train.epochs=5 ...'"
+	@echo "make plan       TABLE=2..5|fig5|paper (+ the table variables): the units it computes, steps,"
+	@echo "                GPU-hours and wall time from STEP_S=s per paper step or BENCH_JSON=file"
 	@echo "make collect    rebuild every table and Fig. 5 from finished trials (computes nothing)"
 	@echo "make report     results/report.html: tables beside the paper, Fig. 5, training curves, ranked galleries"
 
@@ -135,6 +137,26 @@ fig5: $(STAMP)
 	$(PY) -m experiments.fig5 $(EXP_ARGS)
 
 paper: table2 table3 table4 table5 fig5
+
+# What a table target will compute and how long it takes, before anything runs (seconds, no
+# compilation): the same variables as the table targets, TABLE=2|3|4|5|fig5|paper, the measured
+# step as STEP_S=<seconds per paper step> or BENCH_JSON=<rcnreid bench --config paper --json
+# output> or FROM_RUN=<a training's run folder> (default: 1.20 s, an H200 on 1 Dec 2026),
+# SPEEDUP=<throughput of JOBS jobs over one>
+# (default JOBS: one GPU per job). PLAN_ARGS='--json' or '--per-trial'. docs/EXPERIMENTS.md.
+TABLE   ?= paper
+STEP_S  ?=
+BENCH_JSON ?=
+FROM_RUN ?=
+STEP_CONFIG ?=
+SPEEDUP ?=
+PLAN_ARGS ?=
+plan: $(STAMP)
+	@$(PY) -m experiments.plan $(TABLE) $(EXP_ARGS) --prid-protocol $(PRID_PROTOCOL) \
+	    $(if $(STEP_S),--step-s $(STEP_S)) $(if $(BENCH_JSON),--bench-json $(BENCH_JSON)) \
+	    $(if $(FROM_RUN),--from-run $(FROM_RUN)) \
+	    $(if $(STEP_CONFIG),--step-config $(STEP_CONFIG)) $(if $(SPEEDUP),--speedup $(SPEEDUP)) \
+	    $(PLAN_ARGS)
 
 collect: $(STAMP)
 	$(PY) -m experiments.collect $(EXP_ARGS)

@@ -25,6 +25,7 @@ import traceback
 
 from experiments import datasets
 from experiments.cache import as_percent_cmc, cache_path, read_cached, unit_lock
+from experiments.device_time import device_label
 from experiments.interrupts import interrupt_guard, is_interrupted
 from experiments.options import DATASETS, Options, Row, RowNotRun  # noqa: F401 - the vocabulary
 from experiments.pool import resolve_units, run_in_processes
@@ -62,12 +63,28 @@ class Context:
         return compute_unit(self, key)
 
 
+#: Seconds spent in units computed inside the unit being computed now (one list per open
+#: ``compute_unit`` call of this process): what a unit's ``own_seconds`` leaves out.
+_NESTED = []
+
+
 def compute_unit(ctx, key):
     """Return the cached result of unit ``key`` for ``ctx``'s dataset and trial, computing it once.
 
     The result is a dict with at least ``cmc`` (percent, ranks 1..20); it is written atomically
-    the moment it is computed, with the data, profile, reading and overrides it was computed under.
+    the moment it is computed, with the data, profile, reading and overrides it was computed under,
+    its wall ``seconds`` (units it computed on the way included), ``own_seconds`` (without them:
+    what the unit itself took) and the ``device`` it ran on (:func:`experiments.device_time.device_label`).
     """
+    t_enter = time.time()
+    try:
+        return _compute_unit(ctx, key)
+    finally:
+        if _NESTED:         # the caller is a unit: this call's time is not its own
+            _NESTED[-1].append(time.time() - t_enter)
+
+
+def _compute_unit(ctx, key):
     opts = ctx.options
     cached = read_cached(opts, ctx.dataset, ctx.trial, key)
     if cached is not None:
@@ -83,9 +100,15 @@ def compute_unit(ctx, key):
             return cached
         t0 = time.time()
         ctx.log("[%s trial %d] %s ..." % (ctx.dataset, ctx.trial, key))
-        result = dict(ctx.units[key](ctx))
+        _NESTED.append([])
+        try:
+            result = dict(ctx.units[key](ctx))
+        finally:
+            nested = sum(_NESTED.pop())
+        seconds = time.time() - t0
         result["cmc"] = as_percent_cmc(result["cmc"])
-        result.update(unit=key, dataset=ctx.dataset, trial=ctx.trial, seconds=time.time() - t0,
+        result.update(unit=key, dataset=ctx.dataset, trial=ctx.trial, seconds=seconds,
+                      own_seconds=max(0.0, seconds - nested), device=device_label(),
                       data=opts.data, profile=opts.profile, reading=opts.reading,
                       overrides=list(opts.overrides))
         write_json(path, result)

@@ -5,7 +5,8 @@ Numbers are CMC matching rates in percent (Section 5.3: the average CMC over 10 
 person splits); a cell holds mean +- std over the finished trials, the paper's number and the
 difference. Every report records what its numbers came from: data, profile, reading, ``--set``
 overrides, and per dataset the protocol and split source recorded in its HDF5 file, beside the
-protocol the paper evaluated (:data:`experiments.datasets.PAPER_PROTOCOLS`).
+protocol the paper evaluated (:data:`experiments.datasets.PAPER_PROTOCOLS`), and the device time
+its finished units took (``device_time``, :mod:`experiments.device_time`).
 """
 import json
 import os
@@ -14,6 +15,7 @@ import numpy as np
 
 from experiments.cache import read_cached
 from experiments.datasets import PAPER_PROTOCOLS
+from experiments.device_time import format_device_time, table_device_time
 from experiments.options import DATASETS, RANKS
 from rcnreid.store.atomic import write_json, write_text
 
@@ -102,6 +104,7 @@ def build_report(table_id, rows, options, status, dataset_info=None):
             "dataset_info": {d: dict(info.get(d) or {"error": "not recorded"},
                                      paper=PAPER_PROTOCOLS.get(d)) for d in options.datasets},
             "units": "percent", "std": "population std over finished trials",
+            "device_time": table_device_time(table_id, rows, options),
             "rows": out_rows}
 
 
@@ -141,7 +144,8 @@ def render_markdown(report):
     lines = ["# %s" % report["title"], "",
              "Ours: mean ± std of the CMC matching rate (%%) over the finished trials; "
              "%s, trials %s." % (settings, ",".join(map(str, report["trials"]))),
-             "Each cell: ours (paper, Δ = ours - paper). '-' = not reported in the paper.", ""]
+             "Each cell: ours (paper, Δ = ours - paper). '-' = not reported in the paper.",
+             format_device_time(report.get("device_time")), ""]
     for d in report["datasets"]:
         lines += ["## %s" % names.get(d, d), "",
                   describe_source(report.get("dataset_info", {}).get(d)), "",

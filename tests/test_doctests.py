@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc",
            "rcnreid.data.augment", "rcnreid.engine.epoch_loop",
-           "rcnreid.nn.gru_step"]
+           "rcnreid.nn.gru_step", "experiments.unit_graph"]
 
 
 @pytest.mark.parametrize("name", MODULES)
