@@ -44,15 +44,13 @@ def test_plan_lists_each_unit_once_with_its_dependencies_first(tmp_path):
     assert {u.trial for u in units} == {0, 1}
 
 
-def test_training_steps_follow_the_protocol(tmp_path):
+def test_steps_come_from_the_unit_graph(tmp_path):
     """Paper profile: 150 training people on iLIDS-VID -> 300 pairs -> 30 steps x 500 epochs
     (docs/SPEED.md's arithmetic); PRID 2011 100 people -> 20 x 500."""
-    o = _opts(tmp_path, data="real", profile="paper")
-    assert planlib.training_steps(o, "deep_rcn", "ilidsvid") == 15000
-    assert planlib.training_steps(o, "deep_rcn", "prid2011") == 10000
-    o = _opts(tmp_path, profile="test", overrides=("train.epochs=7",))
-    # 8 synthetic people, 4 train -> 8 pairs -> 2 batches of 4
-    assert planlib.training_steps(o, "deep_rcn", "prid2011") == 14
+    o = _opts(tmp_path, data="real", profile="paper", trials=(0,))
+    steps = {(u.dataset, u.key): u.steps for u in planlib.plan(["table2"], o)}
+    assert steps[("ilidsvid", "rcn/deep_rcn")] == 15000
+    assert steps[("prid2011", "rcn/deep_rcn")] == 10000
 
 
 def test_sizing_from_the_unit_and_the_users_device():
@@ -97,7 +95,9 @@ def test_dry_run_gives_each_unit_its_command_resources_and_dependencies(tmp_path
     assert len(deep) == len(metric) == len(base) == 1
     # the network's job first; the metric learning waits for it, the baseline for nothing
     assert lines.index(deep[0]) < lines.index(metric[0])
-    assert "--dependency=afterok:DRY1" in metric[0] and "--dependency" not in base[0]
+    deep_id = "DRY%d" % (lines.index(deep[0]) + 1)          # dry-run ids count the sbatch lines
+    assert "--dependency=afterok:%s" % deep_id in metric[0].split()
+    assert "--dependency" not in base[0]
     assert "--gres=gpu:1" in deep[0] and "--gres" not in base[0]
     for ln in (deep[0], metric[0]):
         assert "--requeue" in ln and "--signal=B:TERM@300" in ln

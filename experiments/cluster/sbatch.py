@@ -10,14 +10,14 @@ from rcnreid.errors import UserError
 TIMEOUT = 60
 
 
-def _run(argv, timeout=TIMEOUT):
+def _run(argv, timeout=TIMEOUT, env=None):
     exe = shutil.which(argv[0])
     if exe is None:
         raise UserError("%s: not found; run this on a SLURM login node (or install slurm-client)"
                         % argv[0])
     try:
         out = subprocess.run([exe] + list(argv[1:]), capture_output=True, text=True,
-                             timeout=timeout)
+                             timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         raise UserError("%s: no answer from slurmctld in %d s; check `sinfo`, or ask your "
                         "cluster's admins" % (argv[0], timeout))
@@ -28,9 +28,10 @@ def _run(argv, timeout=TIMEOUT):
     return out.stdout
 
 
-def submit(args, script, script_args):
-    """``sbatch --parsable ARGS SCRIPT SCRIPT_ARGS`` -> the job id (a string)."""
-    out = _run(["sbatch", "--parsable"] + list(args) + [script] + list(script_args))
+def submit(args, script, script_args, env=None):
+    """``sbatch --parsable ARGS SCRIPT SCRIPT_ARGS`` -> the job id (a string); ``env``: the
+    environment sbatch runs in, which the task gets (``--export=ALL``)."""
+    out = _run(["sbatch", "--parsable"] + list(args) + [script] + list(script_args), env=env)
     job_id = out.strip().split(";")[0]
     if not job_id.isdigit():
         raise UserError("sbatch: unexpected answer %r (expected a job id)" % out.strip())

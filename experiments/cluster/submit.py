@@ -17,14 +17,29 @@ dependencies). Same options as the table scripts, plus the cluster's.
 import os
 import sys
 
-from experiments import cli, datasets
-from experiments.cache import _safe
-from experiments.cluster import plan as planlib
-from experiments.cluster import sbatch, sizing
-from rcnreid.errors import UserError, exit_status
+
+def _without_device(flags):
+    """THEANO_FLAGS less its device settings: what this process imports Theano under."""
+    keep = [p for p in (flags or "").split(",")
+            if p.strip() and p.split("=")[0].strip() not in ("device", "init_gpu_device",
+                                                               "contexts")]
+    return ",".join(keep + ["device=cpu"])
+
+
+#: The user's THEANO_FLAGS, which the tasks get unchanged (sbatch exports this environment).
+#: The submitting process itself -- often a login node without a GPU -- must not start the
+#: user's GPU device, which importing the configuration registry would (it imports Theano).
+USER_THEANO_FLAGS = os.environ.get("THEANO_FLAGS")
+os.environ["THEANO_FLAGS"] = _without_device(USER_THEANO_FLAGS)
+
+from experiments import cli, datasets  # noqa: E402 - after the device is put aside
+from experiments.cache import _safe  # noqa: E402
+from experiments.cluster import plan as planlib  # noqa: E402
+from experiments.cluster import sbatch, sizing  # noqa: E402
+from rcnreid.errors import UserError, exit_status  # noqa: E402
 
 JOB_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "job.sh")
-TABLE_CHOICES = planlib.TABLES + ("fig5", "paper")
+TABLE_CHOICES = planlib.TARGETS
 
 
 def build_parser():
@@ -63,6 +78,16 @@ def build_parser():
     g.add_argument("--dry-run", action="store_true",
                    help="print the sbatch commands, submit nothing")
     return p
+
+
+def _task_env():
+    """The environment the tasks get (sbatch --export=ALL): this one, the user's THEANO_FLAGS."""
+    env = dict(os.environ)
+    if USER_THEANO_FLAGS is None:
+        env.pop("THEANO_FLAGS", None)
+    else:
+        env["THEANO_FLAGS"] = USER_THEANO_FLAGS
+    return env
 
 
 def unit_argv(options, unit, python):
@@ -123,7 +148,8 @@ def submit_all(options, tables, args, log=print):
             continue
         res = sizing.size(unit, _data_bytes(options, unit.dataset), gpus=args.gpus,
                           cpus=args.cpus_per_task, mem_mb=args.mem,
-                          step_seconds=args.step_seconds, max_minutes=max_minutes)
+                          step_seconds=args.step_seconds, max_minutes=max_minutes,
+                          theano_flags=USER_THEANO_FLAGS or "")
         deps = [ids[(unit.dataset, unit.trial, d)] for d in unit.deps
                 if (unit.dataset, unit.trial, d) in ids]
         sargs = common + res.sbatch_args() + [
@@ -137,7 +163,7 @@ def submit_all(options, tables, args, log=print):
             job_id = "DRY%d" % (n_new + 1)
             log("sbatch %s %s %s" % (" ".join(sargs), JOB_SCRIPT, " ".join(argv)))
         else:
-            job_id = sbatch.submit(sargs, JOB_SCRIPT, argv)
+            job_id = sbatch.submit(sargs, JOB_SCRIPT, argv, _task_env())
         n_new += 1
         ids[ident] = job_id
         out.append((unit, job_id))
@@ -163,7 +189,7 @@ def submit_all(options, tables, args, log=print):
         if args.dry_run:
             log("sbatch %s %s %s" % (" ".join(sargs), JOB_SCRIPT, " ".join(argv)))
         else:
-            jid = sbatch.submit(sargs, JOB_SCRIPT, argv)
+            jid = sbatch.submit(sargs, JOB_SCRIPT, argv, _task_env())
             log("%-10s collect (after every task)" % jid)
     done = sum(1 for _, s in out if s == "finished")
     log("%d units: %d submitted, %d already finished, %d already queued; logs in %s; "
