@@ -11,7 +11,8 @@ What it sets, and why:
 
 - ``ProctrackType=proctrack/linuxproc``, ``TaskPlugin=task/none``: no cgroups needed;
 - ``SlurmdParameters=config_overrides``: the node is what the configuration says (CPUs, memory,
-  GPUs), not what the machine has, so a 2-core machine can hold several 1-CPU tasks;
+  GPUs), not what the machine has, so a 2-core machine can hold several 1-CPU tasks (nothing
+  enforces the limits without cgroups);
 - ``AuthInfo=socket=...``: a private munge socket and key, not the system's;
 - ``NodeName=localhost`` started with ``slurmd -N localhost``;
 - ``Gres=gpu:N`` with ``gres.conf`` ``File=`` on character devices made with ``mknod`` (the
@@ -303,7 +304,7 @@ class LocalSlurm:
 
 
 @contextlib.contextmanager
-def local_slurm(root=None, cpus=4, memory_mb=8000, gpus=2, kill_wait=5, log=None):
+def local_slurm(root=None, cpus=4, memory_mb=64000, gpus=2, kill_wait=5, log=None):
     """Start a private SLURM for the block; stop all it started afterwards, also on errors.
 
     ``root``: the folder for its state (a new temporary folder, removed afterwards, when None).

@@ -59,6 +59,7 @@ def test_sizing_from_the_unit_and_the_users_device():
     evalu = planlib.PlannedUnit("baseline/HOG3D", "ilidsvid", 0, "eval")
     r = sizing.size(train, data_bytes=2 ** 30, theano_flags="floatX=float32,device=cuda0")
     assert r.gpus == 1 and r.mem_mb == sizing.BASE_MEM_MB + 2048
+    assert sizing.size(train, data_bytes=2 ** 30, mem_mb=1000).mem_mb == 1000
     # 15000 steps x 1.2 s x 1.5 + 15 min = 465 min
     assert r.minutes == 465 and "--time=0-07:45:00" in r.sbatch_args()
     assert "--gres=gpu:1" in r.sbatch_args()

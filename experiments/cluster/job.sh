@@ -11,7 +11,9 @@
 # exits with 75 (experiments.interrupts.INTERRUPTED_EXIT); this script asks SLURM to requeue the
 # job, and the requeued job resumes the training bit-exactly. Any other status is the job's.
 set -u
-echo "[job.sh] job ${SLURM_JOB_ID:-?} restart ${SLURM_RESTART_COUNT:-0} on $(hostname) at $(date -u +%FT%TZ): $*"
+export PYTHONUNBUFFERED=1       # the log shows each line as it happens, also after a SIGKILL
+echo "[job.sh] job ${SLURM_JOB_ID:-?} restart ${SLURM_RESTART_COUNT:-0} on $(hostname) at $(date -u +%FT%TZ)" \
+     "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-} THEANO_FLAGS=${THEANO_FLAGS:-}: $*"
 
 "$@" &
 child=$!

@@ -4,8 +4,8 @@
   user's Theano device is a GPU (``THEANO_FLAGS=device=cuda...`` / ``opencl...``); none with
   ``device=cpu`` or no device set (Theano's default is the CPU). ``--gpus`` overrides.
 - **CPUs**: ``--cpus-per-task`` (default 4: the data pipeline and OpenBLAS beside the GPU).
-- **Memory**: 4 GiB plus twice the dataset file (the reader holds the frames in memory), at
-  least ``--mem`` when given.
+- **Memory**: 4 GiB plus twice the dataset file (the reader holds the frames in memory);
+  ``--mem`` overrides.
 - **Time**: a fixed start-up (Theano's compilation from a cold cache: 210 s measured on an H200,
   docs/SPEED.md; evaluation) plus, for a training, its steps x the step time x 1.5. The step
   time is ``--step-seconds`` (measure yours: ``make bench BENCH_CONFIG=paper`` on a cluster GPU);
@@ -84,8 +84,7 @@ def size(unit, data_bytes=0, gpus=None, cpus=4, mem_mb=None, step_seconds=None,
     """The :class:`Resources` of one :class:`experiments.cluster.plan.PlannedUnit`."""
     if gpus is None:
         gpus = 1 if (unit.uses_network and device_is_gpu(theano_flags)) else 0
-    need_mb = BASE_MEM_MB + int(math.ceil(2 * data_bytes / 2.0 ** 20))
-    mem = max(need_mb, mem_mb or 0)
+    mem = mem_mb or BASE_MEM_MB + int(math.ceil(2 * data_bytes / 2.0 ** 20))
     step = DEFAULT_STEP_SECONDS if step_seconds is None else float(step_seconds)
     secs = BASE_SECONDS + (unit.steps * step * TIME_MARGIN if unit.kind == "train" else 0)
     minutes = int(math.ceil(secs / 60.0))

@@ -57,7 +57,7 @@ def build_parser():
                         "names a GPU device, else 0)")
     g.add_argument("--cpus-per-task", type=int, default=4)
     g.add_argument("--mem", type=int, default=None, metavar="MIB",
-                   help="memory per task in MiB at least (default: 4 GiB + twice the dataset)")
+                   help="memory per task in MiB (default: 4 GiB + twice the dataset file)")
     g.add_argument("--step-seconds", type=float, default=None,
                    help="seconds per training step on the cluster's GPU, for the time limit "
                         "(default %.1f: paper profile on one H200; measure with `make bench`)"
