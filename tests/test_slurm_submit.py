@@ -36,7 +36,8 @@ def test_plan_lists_each_unit_once_with_its_dependencies_first(tmp_path):
     assert by["deep_metric/LFDA"].deps == ("rcn/deep_rcn",)
     assert by["pool/fisher/euclidean"].deps == ("rcn/pool_average",)
     # the default reading: the average-pooling row is the Deep RCN itself and trains nothing
-    assert by["rcn/pool_average"].kind == "eval" and by["rcn/pool_average"].deps == ("rcn/deep_rcn",)
+    avg = by["rcn/pool_average"]
+    assert avg.kind == "eval" and avg.deps == ("rcn/deep_rcn",)
     assert by["rcn/pool_max"].kind == "train" and by["rcn/pool_max"].steps > 0
     assert by["baseline/HOG3D"].kind == "eval" and not by["baseline/HOG3D"].uses_network
     assert "vgg/fc_gru" not in by            # no VGG-16 weights: it would only fail

@@ -15,12 +15,15 @@ export PYTHONUNBUFFERED=1       # the log shows each line as it happens, also af
 echo "[job.sh] job ${SLURM_JOB_ID:-?} restart ${SLURM_RESTART_COUNT:-0} on $(hostname) at $(date -u +%FT%TZ)" \
      "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-} THEANO_FLAGS=${THEANO_FLAGS:-}: $*"
 
-"$@" &
-child=$!
-forward() { kill -s "$1" "$child" 2>/dev/null; }
+child=""
+pending=""
+forward() { if [ -n "$child" ]; then kill -s "$1" "$child" 2>/dev/null; else pending=$1; fi; }
 trap 'forward TERM' TERM
 trap 'forward INT' INT
 trap 'forward USR1' USR1
+"$@" &
+child=$!
+if [ -n "$pending" ]; then forward "$pending"; fi     # a signal that came before the child
 
 # `wait` returns early (status > 128) when a trapped signal arrives: wait until the child is gone,
 # then once more for its own exit status (bash keeps it).
