@@ -44,12 +44,13 @@ EXP_ARGS = $(COMMON_ARGS) --jobs $(JOBS)
 TABLE ?= paper
 SLURM_ARGS ?=
 
-.PHONY: plan help venv test test-rounding test-cuda-headers test-platforms bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
+.PHONY: plan help venv test test-slurm submit test-rounding test-interrupt test-cuda-headers test-platforms bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
 	@echo "make test       the test suite"
 	@echo "make test-rounding  the learned-behaviour tests under each float-rounding setting"
+	@echo "make test-interrupt the signal tests, with the slow real-moment SIGTERM one"
 	@echo "make gpu-check  DEVICE=cuda|opencl0:0: train a tiny model on the GPU and the CPU, compare (one verdict line)"
 	@echo "make test-cuda-headers  compile Theano's GPU conv ops against CUDA 12 + cuDNN 8/9 headers (no GPU; ~1.3 GB download once)"
 	@echo "make test-platforms  fresh venvs of Python 3.10/3.12/3.13: repairs' tests + OpenCL gpu-check (docs/INSTALL.md)"
@@ -85,6 +86,10 @@ ROUNDING_SETTINGS ?=
 test-rounding: $(STAMP)
 	$(PY) -m tests.outcome_spread --pytest "-m outcome -n $(TEST_JOBS) --dist loadfile tests" \
 	    $(if $(ROUNDING_SETTINGS),--settings $(ROUNDING_SETTINGS))
+
+# The signal tests with the slow one (a SIGTERM at a real moment, not at a hooked mini-batch).
+test-interrupt: $(STAMP)
+	RCNREID_SLOW_TESTS=1 $(PY) -m pytest -q tests/test_train_interrupt.py
 
 demo: $(STAMP)
 	$(PY) -m rcnreid demo

@@ -6,7 +6,7 @@ import importlib
 import pytest
 
 MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc",
-           "rcnreid.data.augment", "rcnreid.engine.epoch_loop",
+           "rcnreid.data.augment", "rcnreid.engine.epoch_loop", "rcnreid.engine.interrupt",
            "rcnreid.nn.gru_step", "experiments.unit_graph"]
 
 

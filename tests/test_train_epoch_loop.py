@@ -154,6 +154,25 @@ def test_a_stop_between_log_row_and_checkpoint_resumes_cleanly(which, synth, vgg
             np.testing.assert_allclose(got[k], ref[k], rtol=1e-5, atol=1e-6, err_msg=k)
 
 
+def test_finetune_resumes_a_mid_epoch_signal_stop_to_the_uninterrupted_end(vgg, tmp_path,
+                                                                          monkeypatch):
+    """A stop signal after mini-batch 1 of epoch 2 (rcnreid.engine.interrupt's test hook) of the
+    VGG-16 fine-tuning: TrainingInterrupted, a mid-epoch checkpoint, and a resume that ends with
+    the uninterrupted run's parameters, bit for bit."""
+    from rcnreid.engine import interrupt
+    run = _run_finetune(vgg)
+    run(tmp_path / "full")
+    monkeypatch.setenv(interrupt.TEST_HOOK_ENV, "3")      # 12 images / 6: 2 mini-batches
+    with pytest.raises(interrupt.TrainingInterrupted, match="mini-batch 1/2 of epoch 2"):
+        run(tmp_path / "cut")
+    monkeypatch.delenv(interrupt.TEST_HOOK_ENV)
+    assert ckptlib.load_checkpoint(str(tmp_path / "cut" / ckptlib.LAST_NAME)).position
+    run(tmp_path / "cut", resume=True)
+    a, b = _final_params("finetune", tmp_path / "cut"), _final_params("finetune", tmp_path / "full")
+    for k in b:
+        assert np.array_equal(a[k], b[k]), k
+
+
 def test_finetune_stops_on_broken_parameters_like_the_main_trainer(vgg, tmp_path, monkeypatch):
     import rcnreid.vgg.finetune as ft
     run = _run_finetune(vgg)

@@ -9,8 +9,18 @@ Layout of a checkpoint file:
   stream: pairs, runs, crops);
 - attributes: ``epoch`` (epochs completed), ``finished`` (training reached its last epoch),
   ``config`` (the resolved :class:`rcnreid.configs.registry.RunConfig` as JSON), ``seed``,
-  ``trial``, ``data_path``, ``frame_hw`` (stored frame size of the training data), ``format`` = 1,
+  ``trial``, ``data_path``, ``frame_hw`` (stored frame size of the training data), ``format``,
   ``checksum`` (``sha256:`` of everything above, :func:`checksum`; verified on every load).
+- ``position/`` (format 2 only): a checkpoint written in the middle of an epoch (a signal stopped
+  the run, :mod:`rcnreid.engine.interrupt`): attributes ``epoch`` (the epoch in progress, one
+  after the checkpoint's ``epoch``), ``batch`` (its mini-batches done), ``batches``, ``seconds``
+  (its training time so far); datasets ``losses``, ``accuracies``, ``sizes`` (per mini-batch
+  done, in the dtypes the step returned) and, when the run has a data RNG, ``epoch_start_rng/``
+  (its state before the epoch drew its order, so the same mini-batches are drawn again).
+
+Format: 1 for a checkpoint at the end of an epoch (what every earlier version wrote and reads),
+2 for one with a ``position``. Both load; an older rcnreid refuses a format-2 file by its format
+instead of silently resuming it at the start of its epoch.
 
 File names inside a run folder: ``checkpoint-last.h5`` (after every epoch) and
 ``checkpoint-final.h5`` (when training has finished). A new checkpoint is read back and its
@@ -22,13 +32,16 @@ import json
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
 from rcnreid.store.atomic import atomic_h5
 from rcnreid.errors import UserError
 
-FORMAT = 1
+FORMAT = 1            # an end-of-epoch checkpoint
+FORMAT_POSITION = 2   # a checkpoint with a mid-epoch position
+FORMATS = (FORMAT, FORMAT_POSITION)
 LAST_NAME = "checkpoint-last.h5"
 FINAL_NAME = "checkpoint-final.h5"
 PREV_NAME = "checkpoint-prev.h5"
@@ -44,24 +57,41 @@ class Checkpoint:
     finished: bool = False
     config: dict = field(default_factory=dict)       # RunConfig.to_dict()
     attrs: dict = field(default_factory=dict)        # seed, trial, data_path, frame_hw, ...
+    position: Optional[dict] = None                  # mid-epoch position (module docstring)
 
     def run_config(self):
         from rcnreid.configs.registry import RunConfig
         return RunConfig.from_dict(self.config)
 
 
+POSITION_ARRAYS = ("losses", "accuracies", "sizes")
+POSITION_ATTRS = ("epoch", "batch", "batches", "seconds")
+
+
+def _rng_items(prefix, state):
+    _, keys, pos, has_gauss, cached = state
+    return [(prefix + "/keys", np.asarray(keys, dtype=np.uint32)),
+            (prefix + "/state",
+             np.array([int(pos), int(has_gauss), float(cached)], dtype=np.float64))]
+
+
 def _canonical(ckpt):
-    """(name, numpy array) pairs of everything a checkpoint stores, in a fixed order."""
+    """(name, numpy array) pairs of everything a checkpoint stores, in a fixed order (a
+    checkpoint without a position has the items, and so the checksum, of format 1)."""
     items = [("params/" + k, np.asarray(v)) for k, v in ckpt.params.items()]
     items += [("optim/" + k, np.asarray(ckpt.optim_state[k])) for k in sorted(ckpt.optim_state)]
     for name in sorted(ckpt.rng_states):
-        _, keys, pos, has_gauss, cached = ckpt.rng_states[name]
-        items.append(("rng/%s/keys" % name, np.asarray(keys, dtype=np.uint32)))
-        items.append(("rng/%s/state" % name,
-                      np.array([int(pos), int(has_gauss), float(cached)], dtype=np.float64)))
+        items += _rng_items("rng/" + name, ckpt.rng_states[name])
     meta = json.dumps([int(ckpt.epoch), bool(ckpt.finished), ckpt.config, ckpt.attrs],
                       sort_keys=True)
     items.append(("meta", np.frombuffer(meta.encode("utf-8"), dtype=np.uint8)))
+    p = ckpt.position
+    if p is not None:
+        items += [("position/" + k, np.asarray(p[k])) for k in POSITION_ARRAYS]
+        items.append(("position/attrs", np.array([float(p[k]) for k in POSITION_ATTRS],
+                                                 dtype=np.float64)))
+        if p.get("epoch_start_rng") is not None:
+            items += _rng_items("position/epoch_start_rng", p["epoch_start_rng"])
     return items
 
 
@@ -103,19 +133,36 @@ def save_checkpoint(path, ckpt):
             o.create_dataset(k, data=np.asarray(v))
         r = f.create_group("rng")
         for name, state in ckpt.rng_states.items():
-            _, keys, pos, has_gauss, cached = state
-            s = r.create_group(name)
-            s.create_dataset("keys", data=np.asarray(keys, dtype=np.uint32))
-            s.attrs["pos"] = int(pos)
-            s.attrs["has_gauss"] = int(has_gauss)
-            s.attrs["cached_gaussian"] = float(cached)
-        f.attrs["format"] = FORMAT
+            _write_rng(r.create_group(name), state)
+        p = ckpt.position
+        if p is not None:
+            g = f.create_group("position")
+            for k in POSITION_ATTRS:
+                g.attrs[k] = p[k]
+            for k in POSITION_ARRAYS:
+                g.create_dataset(k, data=np.asarray(p[k]))
+            if p.get("epoch_start_rng") is not None:
+                _write_rng(g.create_group("epoch_start_rng"), p["epoch_start_rng"])
+        f.attrs["format"] = FORMAT if p is None else FORMAT_POSITION
         f.attrs["epoch"] = int(ckpt.epoch)
         f.attrs["finished"] = bool(ckpt.finished)
         f.attrs["config"] = json.dumps(ckpt.config, sort_keys=True)
         f.attrs["extra"] = json.dumps(ckpt.attrs, sort_keys=True)
         f.attrs["checksum"] = digest
     return path
+
+
+def _write_rng(group, state):
+    _, keys, pos, has_gauss, cached = state
+    group.create_dataset("keys", data=np.asarray(keys, dtype=np.uint32))
+    group.attrs["pos"] = int(pos)
+    group.attrs["has_gauss"] = int(has_gauss)
+    group.attrs["cached_gaussian"] = float(cached)
+
+
+def _read_rng(s):
+    return ("MT19937", s["keys"][()], int(s.attrs["pos"]), int(s.attrs["has_gauss"]),
+            float(s.attrs["cached_gaussian"]))
 
 
 def _keep_previous(path):
@@ -155,7 +202,7 @@ def load_checkpoint(path):
                         "checkpoint" % (path, exc))
     with f:
         try:
-            is_ours = int(f.attrs.get("format", -1)) == FORMAT and "params" in f
+            is_ours = int(f.attrs.get("format", -1)) in FORMATS and "params" in f
         except Exception as exc:     # damaged metadata
             raise _damaged(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         if not is_ours:
@@ -181,15 +228,19 @@ def _read(f, h5py):
     optim = {}
     f["optim"].visititems(lambda k, obj: optim.__setitem__(k, obj[()])
                           if isinstance(obj, h5py.Dataset) else None)
-    rngs = {}
-    for name in f["rng"]:
-        s = f["rng"][name]
-        rngs[name] = ("MT19937", s["keys"][()], int(s.attrs["pos"]),
-                      int(s.attrs["has_gauss"]), float(s.attrs["cached_gaussian"]))
+    rngs = {name: _read_rng(f["rng"][name]) for name in f["rng"]}
+    position = None
+    if "position" in f:
+        g = f["position"]
+        position = {k: g[k][()] for k in POSITION_ARRAYS}
+        position.update({k: int(g.attrs[k]) for k in POSITION_ATTRS if k != "seconds"})
+        position["seconds"] = float(g.attrs["seconds"])
+        position["epoch_start_rng"] = (_read_rng(g["epoch_start_rng"])
+                                       if "epoch_start_rng" in g else None)
     return Checkpoint(params=params, optim_state=optim, rng_states=rngs,
                       epoch=int(f.attrs["epoch"]), finished=bool(f.attrs["finished"]),
                       config=json.loads(f.attrs["config"]),
-                      attrs=json.loads(f.attrs.get("extra", "{}")))
+                      attrs=json.loads(f.attrs.get("extra", "{}")), position=position)
 
 
 def last_checkpoint(out_dir):

@@ -16,6 +16,13 @@ sizes) is appended *before* the checkpoint is written: a run stopped between the
 from the previous checkpoint, drops the row (:func:`rcnreid.engine.resume.restore_run`) and writes
 it again, so log and checkpoint never disagree.
 
+A stop signal (SIGTERM, SIGINT, SIGUSR1; :mod:`rcnreid.engine.interrupt`) is served after the
+current mini-batch: a checkpoint of the exact position in the epoch (format 2,
+:mod:`rcnreid.engine.checkpoint`), one log line, and ``TrainingInterrupted`` (exit status 75).
+Resumed from it, the loop draws the epoch's order again from the data RNG's state at the epoch's
+start, puts the RNG back where it was and continues with the next mini-batch: the run ends with
+the parameters and log rows (less ``seconds``) of an uninterrupted one.
+
 >>> mean_over_batches([1.0, 4.0], [3, 1])
 1.75
 """
@@ -25,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rcnreid.engine import checkpoint as ckptlib
+from rcnreid.engine import interrupt
 from rcnreid.engine import trainlog
 from rcnreid.errors import UserError
 
@@ -67,41 +75,111 @@ def check_finite_params(params, files, epoch):
                         % (bad[0], epoch))
 
 
-def run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log=print):
+def _epoch_start(epoch, position, data_rng, begin_epoch, files):
+    """``(parts, row, done, epoch_start_rng)`` of epoch ``epoch``: its mini-batches drawn by
+    ``begin_epoch`` and, when ``position`` (a mid-epoch checkpoint's) is of this epoch, the
+    mini-batches already done (losses, accuracies, sizes, seconds) with the data RNG put back
+    where it was after them (the same order is drawn again from the epoch's starting state)."""
+    done = {"losses": [], "accuracies": [], "sizes": [], "seconds": 0.0}
+    if position is None or int(position["epoch"]) != epoch:
+        state = data_rng.get_state() if data_rng is not None else None
+        parts, row = begin_epoch(epoch)
+        return parts, row, done, state
+    state = position.get("epoch_start_rng")
+    now = data_rng.get_state() if data_rng is not None else None
+    if data_rng is not None and state is not None:
+        data_rng.set_state(state)
+    parts, row = begin_epoch(epoch)
+    if len(parts) != int(position["batches"]):
+        raise UserError("%s: its mid-epoch position (%d mini-batches in epoch %d) does not match "
+                        "the %d drawn again; delete it to resume from %s, or use a new --out "
+                        "folder" % (files.last_path, int(position["batches"]), epoch,
+                                    len(parts), ckptlib.PREV_NAME))
+    if data_rng is not None:
+        data_rng.set_state(now)
+    for k in ("losses", "accuracies", "sizes"):
+        done[k] = list(np.asarray(position[k]))
+    done["seconds"] = float(position["seconds"])
+    return parts, row, done, state
+
+
+def _interrupted(flag, snapshot, files, epoch, b, parts, done, t0, start_rng, data_rng, log):
+    """Write the mid-epoch checkpoint (after ``b`` mini-batches of ``epoch``) and return the
+    :class:`rcnreid.engine.interrupt.TrainingInterrupted` to raise."""
+    snap = snapshot(epoch - 1, False)
+    check_finite_params(snap.params, files, epoch)
+    if data_rng is not None:
+        snap.rng_states = dict(snap.rng_states, data=data_rng.get_state())
+    snap.position = {"epoch": epoch, "batch": b, "batches": len(parts),
+                     "seconds": round(time.time() - t0, 3),
+                     "losses": np.asarray(done["losses"]),
+                     "accuracies": np.asarray(done["accuracies"]),
+                     "sizes": np.asarray(done["sizes"]), "epoch_start_rng": start_rng}
+    ckptlib.save_checkpoint(files.last_path, snap)
+    log("epoch %d: %s received; checkpoint written after mini-batch %d/%d"
+        % (epoch, flag.signame, b, len(parts)))
+    return interrupt.interrupted_error(flag.signame, files.last_path, epoch, b, len(parts))
+
+
+def run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log=print,
+               data_rng=None, position=None):
     """Epochs ``start + 1 .. stop`` of a run of ``epochs`` (the hooks: module docstring).
+
+    ``data_rng``: the RandomState that ``begin_epoch`` and ``step`` draw from (recorded for a
+    mid-epoch checkpoint); ``position``: the mid-epoch position of the checkpoint the run resumes
+    from (``Checkpoint.position``; None: the run starts at epoch ``start + 1``'s beginning).
+
+    A stop signal (:mod:`rcnreid.engine.interrupt`) lets the current mini-batch finish, then
+    writes a checkpoint of the exact position and raises ``TrainingInterrupted`` (exit 75); at
+    the last mini-batch of an epoch the epoch is finished (row, checkpoint) first, and at the
+    end of the run's last epoch (``stop``) the run just ends.
 
     The checkpoint of epoch ``epochs`` is marked finished. Returns the number of the last epoch
     run (``start`` when none ran)."""
     log = log or (lambda *a: None)
     epoch = start
-    for epoch in range(start + 1, stop + 1):
-        t0 = last_report = time.time()
-        parts, row = begin_epoch(epoch)
-        losses, accs, sizes = [], [], []
-        for b, batch in enumerate(parts):
-            loss, acc, size = step(batch)
-            if not np.isfinite(loss):
-                raise _diverged(files, "the loss became %s at epoch %d, mini-batch %d"
-                                % (loss, epoch, b + 1))
-            losses.append(loss)
-            accs.append(acc)
-            sizes.append(size)
-            if time.time() - last_report > 60:
-                last_report = time.time()
-                log("  epoch %d: %d/%d mini-batches, %.0f s" % (epoch, b + 1, len(parts),
-                                                                last_report - t0))
-        snap = snapshot(epoch, epoch == epochs)
-        check_finite_params(snap.params, files, epoch)
-        seconds = time.time() - t0
-        full = {"epoch": epoch, "loss": mean_over_batches(losses, sizes),
-                "accuracy": mean_over_batches(accs, sizes)}
-        full.update(row)
-        full["seconds"] = round(seconds, 3)
-        trainlog.append_row(files.log_path, full)
-        ckptlib.save_checkpoint(files.last_path, snap)
-        extra = "".join("  %s %g" % (k, v) for k, v in row.items()
-                        if isinstance(v, float))
-        log("epoch %d/%d  loss %.4f  %s %.3f%s  %.1f s" % (epoch, epochs, full["loss"],
-                                                          files.accuracy_name, full["accuracy"],
-                                                          extra, seconds))
+    count = 0
+    with interrupt.stop_signals() as flag:
+        for epoch in range(start + 1, stop + 1):
+            t0 = last_report = time.time()
+            parts, row, done, start_rng = _epoch_start(epoch, position, data_rng, begin_epoch,
+                                                       files)
+            t0 -= done["seconds"]
+            losses, accs, sizes = done["losses"], done["accuracies"], done["sizes"]
+            for b in range(len(losses), len(parts)):
+                loss, acc, size = step(parts[b])
+                if not np.isfinite(loss):
+                    raise _diverged(files, "the loss became %s at epoch %d, mini-batch %d"
+                                    % (loss, epoch, b + 1))
+                losses.append(loss)
+                accs.append(acc)
+                sizes.append(size)
+                count += 1
+                interrupt.hook_after_batch(count)
+                if flag.requested and b + 1 < len(parts):
+                    raise _interrupted(flag, snapshot, files, epoch, b + 1, parts,
+                                       {"losses": losses, "accuracies": accs, "sizes": sizes},
+                                       t0, start_rng, data_rng, log)
+                if time.time() - last_report > 60:
+                    last_report = time.time()
+                    log("  epoch %d: %d/%d mini-batches, %.0f s" % (epoch, b + 1, len(parts),
+                                                                    last_report - t0))
+            snap = snapshot(epoch, epoch == epochs)
+            check_finite_params(snap.params, files, epoch)
+            seconds = time.time() - t0
+            full = {"epoch": epoch, "loss": mean_over_batches(losses, sizes),
+                    "accuracy": mean_over_batches(accs, sizes)}
+            full.update(row)
+            full["seconds"] = round(seconds, 3)
+            trainlog.append_row(files.log_path, full)
+            ckptlib.save_checkpoint(files.last_path, snap)
+            extra = "".join("  %s %g" % (k, v) for k, v in row.items()
+                            if isinstance(v, float))
+            log("epoch %d/%d  loss %.4f  %s %.3f%s  %.1f s" % (epoch, epochs, full["loss"],
+                                                              files.accuracy_name,
+                                                              full["accuracy"], extra, seconds))
+            if flag.requested and epoch < stop:
+                log("epoch %d: %s received; checkpoint written at the end of the epoch"
+                    % (epoch, flag.signame))
+                raise interrupt.interrupted_error(flag.signame, files.last_path, epoch)
     return epoch

@@ -55,7 +55,8 @@ def check_resumable(ckpt, cfg, seed, trial, path):
 def restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log):
     """Put a run back where checkpoint ``ckpt`` left it (None: a fresh start): parameters (through
     ``set_params``), the trainer's optimiser state, the data RNG, and the log cut to match.
-    Returns the epoch to continue from."""
+    Returns the last epoch completed (a mid-epoch checkpoint's ``position`` then tells
+    :func:`rcnreid.engine.epoch_loop.run_epochs` where in the next epoch to continue)."""
     if ckpt is None:
         truncate_log(log_path, 0)
         return 0
@@ -63,5 +64,10 @@ def restore_run(ckpt, set_params, trainer, data_rng, log_path, out_dir, log):
     trainer.set_state(ckpt.optim_state)
     data_rng.set_state(ckpt.rng_states["data"])
     truncate_log(log_path, ckpt.epoch)
-    log("resuming %s from epoch %d" % (out_dir, ckpt.epoch))
+    p = ckpt.position
+    if p is None:
+        log("resuming %s from epoch %d" % (out_dir, ckpt.epoch))
+    else:                    # the loop continues the epoch (rcnreid.engine.epoch_loop)
+        log("resuming %s from mini-batch %d/%d of epoch %d"
+            % (out_dir, int(p["batch"]), int(p["batches"]), int(p["epoch"])))
     return ckpt.epoch

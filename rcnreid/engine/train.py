@@ -141,7 +141,8 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
         return r["loss"], r["accuracy"], len(batch)
 
     files = RunFiles(out_dir, log_path, last_path, accuracy_name="pair accuracy")
-    run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log)
+    run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log, data_rng=data_rng,
+               position=ckpt.position if ckpt is not None else None)
     if stop < epochs:
         log("stopped after epoch %d of %d; continue with --resume" % (stop, epochs))
         return last_path

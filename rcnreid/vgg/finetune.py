@@ -304,7 +304,8 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
 
     files = RunFiles(out_dir, log_path, last_path, lr_option="finetune option learning_rate",
                      accuracy_name="identity accuracy")
-    run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log)
+    run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log, data_rng=data_rng,
+               position=ckpt.position if ckpt is not None else None)
     if stop < epochs:
         log("stopped after epoch %d of %d; continue with --resume" % (stop, epochs))
         return last_path
