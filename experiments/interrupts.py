@@ -13,10 +13,7 @@ import os
 import signal
 
 #: Exit status of a unit stopped by a signal after writing a checkpoint: run it again to resume.
-#: Exit status of a training stopped by a signal after its checkpoint (the engine's).
-INTERRUPTED_EXIT = 75
-#: The signals that ask a training to stop (the engine's; SLURM sends SIGTERM).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1)
+from rcnreid.engine.interrupt import INTERRUPTED_EXIT, STOP_SIGNALS  # noqa: F401 - re-exported
 
 
 def _engine():

@@ -55,6 +55,11 @@ def _worker_init(gpu_queue):
 
 def _worker(args):
     run_rows, options, rows, units_ref, dataset, trial = args
+    from rcnreid.engine.interrupt import TrainingInterrupted, current
+    flag = current()
+    if flag is not None and flag.requested:     # stopped already: start no new (dataset, trial)
+        raise TrainingInterrupted("%s received: %s trial %d not started; run the same command "
+                                  "again to go on" % (flag.signame, dataset, trial))
     return dataset, trial, run_rows(options, rows, resolve_units(units_ref), dataset, trial)
 
 

@@ -184,3 +184,46 @@ def test_job_script_keeps_other_statuses(tmp_path):
                          text=True, timeout=30, env=dict(os.environ, SLURM_JOB_ID="1",
                                                          PATH="/nonexistent:" + os.environ["PATH"]))
     assert out.returncode == 3
+
+
+# ------------------------------------------------------------------ JOBS=N: the parent forwards
+
+def pool_rows(options, rows, units, dataset, trial):
+    """A worker's (dataset, trial) task for the test below: waits, as a training would, until
+    its stop flag is up (the worker's handler; the parent forwards SIGTERM), then stops."""
+    import pathlib
+    from rcnreid.engine.interrupt import TrainingInterrupted, current
+    pathlib.Path(options.results, "ready-%s-%d" % (dataset, trial)).touch()
+    t_end = time.time() + 60
+    while not current().requested:
+        if time.time() > t_end:
+            return {"waited": "no signal came"}
+        time.sleep(0.05)
+    raise TrainingInterrupted("%s received in the worker of %s trial %d"
+                              % (current().signame, dataset, trial))
+
+
+def test_pool_forwards_sigterm_to_its_workers_and_stops_with_their_interrupt(tmp_path):
+    """JOBS=2: SIGTERM to the table process reaches both workers (each stops as a training
+    would, TrainingInterrupted), no further task starts, and the parent raises it (exit 75).
+    About 10 s: two spawned workers import the package."""
+    import threading
+    from experiments.pool import run_in_processes
+    from rcnreid.engine.interrupt import TrainingInterrupted
+    res = tmp_path / "res"
+    res.mkdir()
+    opts = _opts(tmp_path, jobs=2, trials=(0, 1, 2))
+    tasks = [("prid2011", 0), ("prid2011", 1), ("prid2011", 2)]
+    main_pid = os.getpid()
+
+    def signal_when_ready():
+        t_end = time.time() + 120
+        while len(list(res.glob("ready-*"))) < 2 and time.time() < t_end:
+            time.sleep(0.05)
+        os.kill(main_pid, signal.SIGTERM)
+    threading.Thread(target=signal_when_ready, daemon=True).start()
+    old = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(TrainingInterrupted, match="SIGTERM received"):
+        run_in_processes("table2", tasks, opts, [], {}, pool_rows, log=lambda *a: None)
+    assert signal.getsignal(signal.SIGTERM) is old            # the parent's handler is undone
+    assert len(list(res.glob("ready-*"))) == 2                 # the third task never ran
