@@ -202,13 +202,18 @@ def scenario(tmp_path, datasets, rows, trials):
             assert "exit status 75" in pre_log and "requeued job %s" % jobs[pre] in pre_log
             assert "restart 1" in pre_log
             assert "SIGTERM received: stopped" in pre_log, pre_log[-3000:]
+            assert "resuming" in pre_log[pre_log.index("restart 1"):], pre_log[-3000:]
             # the fake GPU reached the task as GRES (device=cpu: nothing uses it)
             assert re.search(r"CUDA_VISIBLE_DEVICES=[01]\b", pre_log), pre_log[:2000]
             kil_log = _read(_log_path(slurm_res, kil))
             assert "exit status 137" in kil_log
-            # the resubmitted task resumed from the killed one's last checkpoint
-            m = re.findall(r"resuming .* from epoch (\d+)", kil_log)
-            assert m and int(m[-1]) >= 1, kil_log[-3000:]
+            # the resubmitted task resumed from the killed one's last checkpoint (an epoch's, or
+            # the pre-emption's mid-epoch one when the kill came between an epoch's log line
+            # and its checkpoint)
+            resubmitted = kil_log[kil_log.rindex("restart 0"):]
+            assert re.search(r"resuming .* from (mini-batch \d+/\d+ of )?epoch [1-9]",
+                             resubmitted), kil_log[-3000:]
+            assert "no checkpoint to resume from" not in resubmitted
 
             _run(["-m", "experiments.collect"] + table_args + ["--results", slurm_res], env)
     finally:
