@@ -6,7 +6,10 @@ warning (SIGKILL, like the OOM killer) and resubmitted; the collected table must
 same settings give when run locally, to the last digit, and so must each unit's result and each
 trained network's parameters (bit for bit).
 
-In the suite: one row of PRID 2011, two trials (about a minute). ``make test-slurm``
+In the suite: one row of PRID 2011, one trial, pre-empted then killed (its cost: four processes
+that each import Theano and load the test profile's compiled graphs, and 10 short epochs;
+measured 598 s on this 2-core machine at load 9-10 from other test runs, see
+docs/CHANGELOG.md). ``make test-slurm``
 (``RCNREID_SLURM_FULL=1``): every row of Table 2, both datasets, two trials (minutes).
 Skipped without root or without the SLURM packages (the bootstrap installs them when root).
 """
@@ -252,7 +255,7 @@ def scenario(tmp_path, datasets, rows, trials):
                 for k in pw:
                     assert np.array_equal(pg[k], pw[k]), (rel, k)
                 n_nets += 1
-    assert n_nets >= 2
+    assert n_nets >= trials          # every trained network compared
 
 
 def test_preempted_and_killed_training_on_slurm_gives_the_local_table(tmp_path):
