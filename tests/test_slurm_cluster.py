@@ -116,11 +116,14 @@ def _training_pid(run_dir):
 
 
 def _release_requeued(cluster, job, timeout=120):
-    """A requeued job waits for its begin time (SLURM holds it about two minutes); start it now."""
+    """A requeued job waits for its begin time (SLURM holds it about two minutes); start it
+    sooner. Not at once: slurmd refuses a launch whose credential is from the same second as the
+    revocation of the job's previous run ("Job credential revoked"; the job then FAILS)."""
     t_end = time.time() + timeout
     while True:
         d = cluster.job(job)
         if int(d.get("Restarts", 0)) >= 1 and d.get("JobState") == "PENDING":
+            time.sleep(3)
             cluster.client("scontrol", "update", "JobId=%s" % job, "StartTime=now")
             return
         if int(d.get("Restarts", 0)) >= 1 and d.get("JobState") in ("RUNNING", "COMPLETED"):
