@@ -165,12 +165,15 @@ def test_job_script_passes_sigterm_to_the_training_and_keeps_status_75(tmp_path)
 
 def test_job_script_requeues_on_75(tmp_path):
     """With a job id, status 75 becomes ``scontrol requeue <id>`` (a stand-in scontrol records
-    its arguments and, like SLURM, ends the job's shell)."""
+    its arguments and, like SLURM, ends the job's shell a moment later: job.sh runs it under
+    ``timeout``, so the shell is its grandparent)."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     record = tmp_path / "scontrol-args"
     fake = bindir / "scontrol"
-    fake.write_text("#!/bin/bash\necho \"$@\" > %s\nkill -TERM $PPID\n" % record)
+    fake.write_text("#!/bin/bash\necho \"$@\" > %s\n"
+                    "shell=$(awk '{print $4}' /proc/$PPID/stat)\n"
+                    "(sleep 1; kill -TERM $shell) >/dev/null 2>&1 &\n" % record)
     fake.chmod(0o755)
     status, out = _job_sh(tmp_path, {"SLURM_JOB_ID": "4242",
                                      "PATH": "%s:%s" % (bindir, os.environ["PATH"])})

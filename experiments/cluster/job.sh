@@ -37,8 +37,10 @@ echo "[job.sh] exit status $status at $(date -u +%FT%TZ)"
 if [ "$status" -eq 75 ] && [ -n "${SLURM_JOB_ID:-}" ]; then
     if timeout 60 scontrol requeue "$SLURM_JOB_ID"; then
         echo "[job.sh] interrupted after a checkpoint: requeued job $SLURM_JOB_ID"
-        sleep 60 &      # SLURM ends this shell as it requeues the job
-        wait $!
+        sleep 60 >/dev/null 2>&1 &     # SLURM ends this shell as it requeues the job
+        sleeper=$!
+        wait "$sleeper"
+        kill "$sleeper" 2>/dev/null
         exit 0
     fi
     echo "[job.sh] scontrol requeue failed: resubmit (finished units are skipped)" >&2
