@@ -7,6 +7,7 @@ import pytest
 
 MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc",
            "rcnreid.data.augment", "rcnreid.engine.epoch_loop", "rcnreid.engine.interrupt",
+           "rcnreid.engine.prefetch",
            "rcnreid.nn.gru_step", "experiments.unit_graph"]
 
 

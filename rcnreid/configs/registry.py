@@ -65,6 +65,14 @@ class TrainConfig:
     eval_batch: sequences of equal length represented together at evaluation (memory bound).
     eval_max_len: cap on the frames of a test sequence (None: every frame, the paper's reading);
         a capped sequence keeps its first ``eval_max_len`` frames.
+    checkpoint_every_s: seconds of training between checkpoints (not in the paper; 0: at the end of
+        every epoch). A checkpoint is always written at the end of the run and on a stop signal;
+        longer epochs get mid-epoch checkpoints. 300 s: a paper-size checkpoint (135 MiB) costs
+        ~3.5 s on the development machine, ~10% of a paper-size epoch at 1.2 s per step on a GPU
+        every epoch, ~1% every 300 s (docs/SPEED.md). Changes no result (not compared on resume).
+    prefetch: prepare the next mini-batch (frames, augmentation, arrays) in a background thread
+        while the current one trains; the same random draws in the same order, so the results
+        are the same bit for bit (docs/SPEED.md). Changes no result (not compared on resume).
     """
     seq_len: int = 20
     batch_pairs: int = 10
@@ -76,6 +84,8 @@ class TrainConfig:
     aug_pairing: str = "matched"
     eval_batch: int = 4
     eval_max_len: Optional[int] = None
+    checkpoint_every_s: float = 300.0
+    prefetch: bool = True
     optim: OptimConfig = field(default_factory=OptimConfig)
 
     def __post_init__(self):
@@ -97,6 +107,8 @@ class TrainConfig:
             bad("eval_batch", "must be >= 1")
         if self.eval_max_len is not None and self.eval_max_len < 1:
             bad("eval_max_len", "must be >= 1 or None")
+        if not self.checkpoint_every_s >= 0:
+            bad("checkpoint_every_s", "must be >= 0 seconds (0: at the end of every epoch)")
         from rcnreid.data.augment import TEST_AUG_SETS
         if self.test_augs not in TEST_AUG_SETS:
             bad("test_augs", "%r is not one of %s" % (self.test_augs,
@@ -202,6 +214,7 @@ PROFILES = {
                     fc_model={"hidden_channels": (6,), "fc_input_dim": 12},
                     train={"epochs": 3, "seq_len": 4, "batch_pairs": 4, "test_augs": "center",
                            "eval_batch": 32, "eval_max_len": 12,   # dropout on: resume tests
+                           "checkpoint_every_s": 0.0,       # every epoch: the resume tests
                            "optim": OptimConfig(learning_rate=1e-2, dropout=0.3)},  # cover its RNG
                     synthetic_persons=8, fisher_components=2, pca_dim=8, bench_pairs=2),
 }

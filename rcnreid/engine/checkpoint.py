@@ -102,22 +102,40 @@ def checksum(ckpt):
     for name, a in _canonical(ckpt):
         a = np.ascontiguousarray(a)
         h.update(("%s|%s|%s|" % (name, a.dtype.str, a.shape)).encode("utf-8"))
-        h.update(a.tobytes())
+        h.update(a.reshape(-1).view(np.uint8))     # the bytes of tobytes(), without a copy
     return "sha256:" + h.hexdigest()
+
+
+def _same_contents(a, b):
+    """True when checkpoints ``a`` and ``b`` hold the same names, dtypes, shapes and bytes (what
+    equal checksums say, compared directly)."""
+    ia, ib = _canonical(a), _canonical(b)
+    return len(ia) == len(ib) and all(
+        na == nb and x.dtype == y.dtype and x.shape == y.shape and
+        np.ascontiguousarray(x).tobytes() == np.ascontiguousarray(y).tobytes()
+        for (na, x), (nb, y) in zip(ia, ib))
 
 
 def save_checkpoint(path, ckpt):
     """Write ``ckpt`` (a :class:`Checkpoint`) to ``path`` atomically; returns ``path``.
 
-    The new file is read back and its checksum verified before it takes the name; a replaced
-    ``checkpoint-last.h5`` stays as ``checkpoint-prev.h5``. A full disk is one UserError line and
-    leaves the previous checkpoint as it was."""
+    The new file is read back and compared with ``ckpt`` before it takes the name (every entry,
+    byte for byte, and the stored checksum: what :func:`load_checkpoint` checks, without hashing
+    the contents a second time); a replaced ``checkpoint-last.h5`` stays as
+    ``checkpoint-prev.h5``. The checksum is computed in a background thread while the HDF5 image
+    is built (hashlib releases the GIL). A full disk is one UserError line and leaves the
+    previous checkpoint as it was."""
+    import threading
     path = os.fspath(path)
-    digest = checksum(ckpt)
     need = sum(a.nbytes for _, a in _canonical(ckpt)) + (256 << 10)
+    digest = []
+    hasher = threading.Thread(target=lambda: digest.append(checksum(ckpt)), daemon=True)
+    hasher.start()
 
     def verify(tmp):
-        load_checkpoint(tmp)                     # raises when the bytes on disk differ
+        back = load_checkpoint(tmp, check_sum=False)
+        if not _same_contents(back, ckpt) or _stored_checksum(tmp) != digest[0]:
+            raise _damaged(tmp, "what was read back differs from what was written")
         if os.path.basename(path) == LAST_NAME and os.path.isfile(path):
             _keep_previous(path)
 
@@ -148,8 +166,16 @@ def save_checkpoint(path, ckpt):
         f.attrs["finished"] = bool(ckpt.finished)
         f.attrs["config"] = json.dumps(ckpt.config, sort_keys=True)
         f.attrs["extra"] = json.dumps(ckpt.attrs, sort_keys=True)
-        f.attrs["checksum"] = digest
+        hasher.join()
+        f.attrs["checksum"] = digest[0]
     return path
+
+
+def _stored_checksum(path):
+    import h5py
+    with h5py.File(path, "r") as f:
+        stored = f.attrs.get("checksum")
+    return stored.decode() if isinstance(stored, bytes) else stored
 
 
 def _write_rng(group, state):
@@ -189,8 +215,9 @@ def _damaged(path, why):
     return UserError("%s: damaged checkpoint (%s); %s" % (path, why, fix))
 
 
-def load_checkpoint(path):
-    """Read a :class:`Checkpoint`; UserError if missing, truncated or not a checkpoint."""
+def load_checkpoint(path, check_sum=True):
+    """Read a :class:`Checkpoint`; UserError if missing, truncated or not a checkpoint, or (with
+    ``check_sum``) when its contents do not match its stored checksum."""
     import h5py
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -213,7 +240,7 @@ def load_checkpoint(path):
         except Exception as exc:     # h5py/HDF5 errors on damaged bytes, missing entries
             raise _damaged(path, "%s: %s" % (type(exc).__name__, str(exc).splitlines()[0]
                                              if str(exc) else "unreadable"))
-        stored = f.attrs.get("checksum")
+        stored = f.attrs.get("checksum") if check_sum else None
         if stored is not None:
             stored = stored.decode() if isinstance(stored, bytes) else str(stored)
             if stored != checksum(ckpt):

@@ -11,7 +11,8 @@ does the bookkeeping that must be the same for every trainer:
 
 After every mini-batch the loss must be finite, after every epoch every parameter: otherwise the
 run stops with :class:`TrainingDiverged` naming the last good checkpoint, which is left as it
-was. The epoch's log row (loss and accuracy: means over the mini-batches weighted by their
+was. A checkpoint is written at the end of every epoch, or, with ``checkpoint_every_s`` > 0, at
+most that often (also in the middle of a long epoch; the end of the run always). The epoch's log row (loss and accuracy: means over the mini-batches weighted by their
 sizes) is appended *before* the checkpoint is written: a run stopped between the two resumes
 from the previous checkpoint, drops the row (:func:`rcnreid.engine.resume.restore_run`) and writes
 it again, so log and checkpoint never disagree.
@@ -34,6 +35,7 @@ import numpy as np
 from rcnreid.engine import checkpoint as ckptlib
 from rcnreid.engine import interrupt
 from rcnreid.engine import trainlog
+from rcnreid.engine.prefetch import prefetched
 from rcnreid.errors import UserError
 
 
@@ -103,26 +105,24 @@ def _epoch_start(epoch, position, data_rng, begin_epoch, files):
     return parts, row, done, state
 
 
-def _interrupted(flag, snapshot, files, epoch, b, parts, done, t0, start_rng, data_rng, log):
-    """Write the mid-epoch checkpoint (after ``b`` mini-batches of ``epoch``) and return the
-    :class:`rcnreid.engine.interrupt.TrainingInterrupted` to raise."""
+def _save_position(snapshot, files, epoch, b, parts, done, t0, start_rng, data_state):
+    """Write the mid-epoch checkpoint after ``b`` mini-batches of ``epoch``; ``data_state``: the
+    data RNG's state after those mini-batches' draws (before the next one's)."""
     snap = snapshot(epoch - 1, False)
     check_finite_params(snap.params, files, epoch)
-    if data_rng is not None:
-        snap.rng_states = dict(snap.rng_states, data=data_rng.get_state())
+    if data_state is not None:
+        snap.rng_states = dict(snap.rng_states, data=data_state)
     snap.position = {"epoch": epoch, "batch": b, "batches": len(parts),
                      "seconds": round(time.time() - t0, 3),
                      "losses": np.asarray(done["losses"]),
                      "accuracies": np.asarray(done["accuracies"]),
                      "sizes": np.asarray(done["sizes"]), "epoch_start_rng": start_rng}
     ckptlib.save_checkpoint(files.last_path, snap)
-    log("epoch %d: %s received; checkpoint written after mini-batch %d/%d"
-        % (epoch, flag.signame, b, len(parts)))
-    return interrupt.interrupted_error(flag.signame, files.last_path, epoch, b, len(parts))
 
 
 def run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log=print,
-               data_rng=None, position=None):
+               data_rng=None, position=None, checkpoint_every_s=0.0, prepare=None,
+               prefetch=False):
     """Epochs ``start + 1 .. stop`` of a run of ``epochs`` (the hooks: module docstring).
 
     ``data_rng``: the RandomState that ``begin_epoch`` and ``step`` draw from (recorded for a
@@ -134,11 +134,31 @@ def run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log=prin
     the last mini-batch of an epoch the epoch is finished (row, checkpoint) first, and at the
     end of the run's last epoch (``stop``) the run just ends.
 
+    ``prepare(batch) -> x``: the mini-batch's input (its random draws from ``data_rng``), then
+    ``step(x)``; None: ``step(batch)`` does both. ``prefetch`` (``train.prefetch``): the next
+    mini-batch's ``prepare`` runs in a background thread while ``step`` runs
+    (:mod:`rcnreid.engine.prefetch`; the same draws in the same order).
+
+    ``checkpoint_every_s`` (``train.checkpoint_every_s``): 0 writes a checkpoint at the end of
+    every epoch; T > 0 writes one at the end of an epoch when T seconds have passed since this
+    run's last one (or none was written yet), and in the middle of an epoch (its position) when T
+    seconds have passed there; the end of the run (``stop``) and a stop signal always write one.
+
     The checkpoint of epoch ``epochs`` is marked finished. Returns the number of the last epoch
     run (``start`` when none ran)."""
     log = log or (lambda *a: None)
     epoch = start
     count = 0
+    every = float(checkpoint_every_s or 0.0)
+    saved = [None, time.time()]         # this run's last checkpoint: wall time (None: none yet)
+
+    def due():
+        return time.time() - (saved[1] if saved[0] is None else saved[0]) >= every
+
+    def job(batch):             # a mini-batch's input and the data RNG's state after its draws
+        x = prepare(batch) if prepare is not None else batch
+        state = data_rng.get_state() if prepare is not None and data_rng is not None else None
+        return x, state
     with interrupt.stop_signals() as flag:
         for epoch in range(start + 1, stop + 1):
             t0 = last_report = time.time()
@@ -146,8 +166,12 @@ def run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log=prin
                                                        files)
             t0 -= done["seconds"]
             losses, accs, sizes = done["losses"], done["accuracies"], done["sizes"]
-            for b in range(len(losses), len(parts)):
-                loss, acc, size = step(parts[b])
+            first = len(losses)
+            inputs = prefetched(parts[first:], job, prefetch and prepare is not None)
+            for b, (x, data_state) in zip(range(first, len(parts)), inputs):
+                loss, acc, size = step(x)
+                if data_state is None and data_rng is not None:
+                    data_state = data_rng.get_state()
                 if not np.isfinite(loss):
                     raise _diverged(files, "the loss became %s at epoch %d, mini-batch %d"
                                     % (loss, epoch, b + 1))
@@ -156,10 +180,16 @@ def run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log=prin
                 sizes.append(size)
                 count += 1
                 interrupt.hook_after_batch(count)
-                if flag.requested and b + 1 < len(parts):
-                    raise _interrupted(flag, snapshot, files, epoch, b + 1, parts,
-                                       {"losses": losses, "accuracies": accs, "sizes": sizes},
-                                       t0, start_rng, data_rng, log)
+                if b + 1 < len(parts) and (flag.requested or (every > 0 and due())):
+                    _save_position(snapshot, files, epoch, b + 1, parts,
+                                   {"losses": losses, "accuracies": accs, "sizes": sizes},
+                                   t0, start_rng, data_state)
+                    saved[0] = time.time()
+                    if flag.requested:
+                        log("epoch %d: %s received; checkpoint written after mini-batch %d/%d"
+                            % (epoch, flag.signame, b + 1, len(parts)))
+                        raise interrupt.interrupted_error(flag.signame, files.last_path, epoch,
+                                                          b + 1, len(parts))
                 if time.time() - last_report > 60:
                     last_report = time.time()
                     log("  epoch %d: %d/%d mini-batches, %.0f s" % (epoch, b + 1, len(parts),
@@ -172,7 +202,9 @@ def run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log=prin
             full.update(row)
             full["seconds"] = round(seconds, 3)
             trainlog.append_row(files.log_path, full)
-            ckptlib.save_checkpoint(files.last_path, snap)
+            if every <= 0 or saved[0] is None or due() or epoch == stop or flag.requested:
+                ckptlib.save_checkpoint(files.last_path, snap)
+                saved[0] = time.time()
             extra = "".join("  %s %g" % (k, v) for k, v in row.items()
                             if isinstance(v, float))
             log("epoch %d/%d  loss %.4f  %s %.3f%s  %.1f s" % (epoch, epochs, full["loss"],

@@ -13,6 +13,19 @@ from rcnreid.engine.trainlog import truncate_log
 from rcnreid.errors import UserError
 
 
+#: Settings that change how a run is carried out, not its results: a run may be resumed with
+#: other values (``train.checkpoint_every_s``, ``train.prefetch``).
+RUNTIME_FIELDS = (("train", "checkpoint_every_s"), ("train", "prefetch"))
+
+
+def _without_runtime(d):
+    d = json.loads(json.dumps(d))
+    for section, key in RUNTIME_FIELDS:
+        if isinstance(d.get(section), dict):
+            d[section].pop(key, None)
+    return d
+
+
 def _config_differences(old, new, prefix=""):
     """``["train.epochs: 3 -> 5", ...]``: where two RunConfig dicts differ."""
     out = []
@@ -38,8 +51,8 @@ def check_resumable(ckpt, cfg, seed, trial, path):
     """UserError (naming the differences and the fix) unless checkpoint ``ckpt`` (file ``path``)
     was written by the same run: configuration ``cfg`` (fields added since at their defaults),
     ``seed`` and ``trial``."""
-    new = json.loads(json.dumps(cfg.to_dict()))
-    old = _stored_config(ckpt.config)
+    new = _without_runtime(cfg.to_dict())
+    old = _without_runtime(_stored_config(ckpt.config))
     if old != new:
         diff = _config_differences(old, new)
         raise UserError("%s: was written with another configuration (%s%s); resume with the "

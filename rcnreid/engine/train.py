@@ -134,15 +134,19 @@ def train(data_path, trial, cfg, out_dir, resume=False, seed=0, log=print, max_e
         pairs = sampler.epoch_pairs(data_rng)
         return batches(pairs, cfg.train.batch_pairs), {"pairs": int(len(pairs))}
 
-    def step(batch):
-        xa = inputs.train_batch(batch[:, 0], T, data_rng)
-        xb = inputs.train_batch(batch[:, 1], T, data_rng)
-        r = trainer.step(xa, xb, batch[:, 2].astype(np.float32))
-        return r["loss"], r["accuracy"], len(batch)
+    def prepare(batch):          # the only draws of a mini-batch (runs, crops, mirrors)
+        return (inputs.train_batch(batch[:, 0], T, data_rng),
+                inputs.train_batch(batch[:, 1], T, data_rng), batch[:, 2].astype(np.float32))
+
+    def step(x):
+        r = trainer.step(*x)
+        return r["loss"], r["accuracy"], len(x[2])
 
     files = RunFiles(out_dir, log_path, last_path, accuracy_name="pair accuracy")
     run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log, data_rng=data_rng,
-               position=ckpt.position if ckpt is not None else None)
+               position=ckpt.position if ckpt is not None else None,
+               checkpoint_every_s=cfg.train.checkpoint_every_s, prepare=prepare,
+               prefetch=cfg.train.prefetch)
     if stop < epochs:
         log("stopped after epoch %d of %d; continue with --resume" % (stop, epochs))
         return last_path

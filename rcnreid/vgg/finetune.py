@@ -297,15 +297,19 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
         parts = [order[b:b + cfg.batch_size] for b in range(0, len(order), cfg.batch_size)]
         return parts, {"learning_rate": lr[0]}
 
-    def step(idx):
-        x = augment_batch(images[idx], cfg, net_cfg, data_rng)
+    def prepare(idx):            # the only draws of a mini-batch (crops, mirrors)
+        return augment_batch(images[idx], cfg, net_cfg, data_rng), idx
+
+    def step(x_idx):
+        x, idx = x_idx
         loss, acc = trainer.step(x, labels[idx], lr[0])
         return loss, acc, len(idx)
 
     files = RunFiles(out_dir, log_path, last_path, lr_option="finetune option learning_rate",
                      accuracy_name="identity accuracy")
     run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log, data_rng=data_rng,
-               position=ckpt.position if ckpt is not None else None)
+               position=ckpt.position if ckpt is not None else None, prepare=prepare,
+               prefetch=True)
     if stop < epochs:
         log("stopped after epoch %d of %d; continue with --resume" % (stop, epochs))
         return last_path
