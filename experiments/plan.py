@@ -27,9 +27,9 @@ job is assumed to have a GPU of its own (a speed-up of N); ``--speedup S`` gives
 throughput of N jobs together relative to one (e.g. 2 jobs sharing one GPU). Tables run one after
 the other (``make paper``), each unit once. Nothing is compiled or trained: it takes seconds.
 """
-import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
 
@@ -140,7 +140,7 @@ def measured_step(step_s=None, bench_json=None, step_config="paper", device=None
         label = device or dev.get("device_name") or dev.get("device") or "device not recorded"
         return Step(sec, 3.0 * gflop_seq * 2 * pairs, str(r.get("config", "?")),
                     "measured: %s" % bench_json, label)
-    if not step_s > 0:
+    if not (step_s > 0 and math.isfinite(step_s)):
         raise UserError("--step-s %s: must be a positive number of seconds" % step_s)
     cfg = get_config(step_config)
     pairs = profile_of(step_config).bench_pairs
@@ -314,7 +314,8 @@ def format_plan(plan, per_trial=False):
                         "%.1f" % sum(t["eval_hours"] for t in plan["tables"]),
                         "%.2f" % tot["gpu_days"], "%.1f" % tot["wall_hours"]))
     lines += ["",
-              "GPU-hours include the estimated evaluation of the trained networks ((eval): "
+              "GPU-hours: hours of the device the step was measured on (a CPU too); they "
+              "include the estimated evaluation of the trained networks ((eval): "
               "forward GFLOP of every test frame and augmentation at the step's rate). "
               "A unit shared by several tables is counted in the first (make paper's order). "
               "Not estimated: hand-crafted baselines, Fisher vectors, metric learning (CPU, "
@@ -367,7 +368,7 @@ def main(argv=None):
 
     def run():
         options = options_from_args(args)
-        if args.speedup is not None and not args.speedup > 0:
+        if args.speedup is not None and not (args.speedup > 0 and math.isfinite(args.speedup)):
             raise UserError("--speedup %s: must be a positive number" % args.speedup)
         step = measured_step(args.step_s, args.bench_json, args.step_config, args.device,
                              from_run=args.from_run)

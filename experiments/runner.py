@@ -74,7 +74,8 @@ def compute_unit(ctx, key):
     The result is a dict with at least ``cmc`` (percent, ranks 1..20); it is written atomically
     the moment it is computed, with the data, profile, reading and overrides it was computed under,
     its wall ``seconds`` (units it computed on the way included), ``own_seconds`` (without them:
-    what the unit itself took) and the ``device`` it ran on (:func:`experiments.device_time.device_label`).
+    what the unit itself took) and the ``device`` it ran on
+    (:func:`experiments.device_time.device_label`).
     """
     t_enter = time.time()
     try:

@@ -27,13 +27,13 @@ its dependencies):
 - ``baseline/<name>`` trains no network.
 
 Training steps (mini-batches) of a ``train`` unit are ``epochs x ceil(pairs / batch_pairs)`` with
-``pairs = people x (1 + dissimilar_per_similar)`` per epoch (:class:`rcnreid.data.pairs.PairSampler`:
-one similar pair per training person seen by both cameras, and that many dissimilar ones). The
-training people are read from the dataset file when it exists (the trial's split, as training
-does), otherwise taken from the protocol: iLIDS-VID 150 (of 300), PRID 2011 100 (of 200; 89 of
-178 with ``prid_protocol="178"``), synthetic data half of the profile's persons. At the paper
-profile, iLIDS-VID: 150 people -> 300 pairs -> 30 steps x 500 epochs = 15,000 steps; PRID 2011:
-100 -> 200 -> 20 x 500 = 10,000:
+``pairs = people x (1 + dissimilar_per_similar)`` per epoch
+(:class:`rcnreid.data.pairs.PairSampler`: one similar pair per training person seen by both
+cameras, and that many dissimilar ones). The training people are read from the dataset file when
+it exists (the trial's split, as training does), otherwise taken from the protocol: iLIDS-VID
+150 (of 300), PRID 2011 100 (of 200; 89 of 178 with ``prid_protocol="178"``), synthetic data
+half of the profile's persons. At the paper profile, iLIDS-VID: 150 people -> 300 pairs -> 30
+steps x 500 epochs = 15,000 steps; PRID 2011: 100 -> 200 -> 20 x 500 = 10,000:
 
 >>> from experiments.options import Options
 >>> units = table_units("table3", Options(trials=(0,), datasets=("ilidsvid",)))
@@ -59,7 +59,8 @@ from rcnreid.errors import UserError
 #: (Fig. 5 plots Table 5's rows from the same cached units: it adds no unit).
 TABLES = ("table2", "table3", "table4", "table5")
 TARGETS = TABLES + ("fig5", "paper")
-#: The network whose frame outputs Table 3's re-pooled rows use (:data:`experiments.units.AVERAGE_ROW`).
+#: The network whose frame outputs Table 3's re-pooled rows use
+#: (:data:`experiments.units.AVERAGE_ROW`).
 AVERAGE_ROW = "pool_average"
 #: Training people per trial when the dataset file is not there (Section 5.3: 50/50 splits).
 PROTOCOL_TRAIN_PEOPLE = {"ilidsvid": 150, "prid2011": {"200": 100, "178": 89}}

@@ -23,7 +23,8 @@ def _opts(tmp_path, **kw):
 
 
 def _by(p, key, dataset, trial=0):
-    return [u for u in p["units"] if (u["key"], u["dataset"], u["trial"]) == (key, dataset, trial)][0]
+    return [u for u in p["units"]
+            if (u["key"], u["dataset"], u["trial"]) == (key, dataset, trial)][0]
 
 
 def test_the_issue_28_arithmetic(tmp_path):
