@@ -35,11 +35,16 @@ VIPER_H5 ?=
 export VGG16_WEIGHTS VIPER_H5
 BENCH_CONFIG ?= cpu
 TEST_JOBS ?= 2
-EXP_ARGS = --data $(DATA) --profile $(PROFILE) --reading $(READING) --trials $(TRIALS) \
-           --jobs $(JOBS) --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS) \
+COMMON_ARGS = --data $(DATA) --profile $(PROFILE) --reading $(READING) --trials $(TRIALS) \
+           --ilidsvid $(ILIDSVID_H5) --prid $(PRID_H5) --results $(RESULTS) \
            $(foreach s,$(SET),--set $(s))
+EXP_ARGS = $(COMMON_ARGS) --jobs $(JOBS)
+# make submit (SLURM, docs/EXPERIMENTS.md): TABLE=table2..table5|fig5|paper, SLURM_ARGS='--partition
+# gpu --max-time 24:00:00 --step-seconds 1.2 ...' (python -m experiments.cluster.submit --help)
+TABLE ?= paper
+SLURM_ARGS ?=
 
-.PHONY: plan help venv test test-rounding test-interrupt test-cuda-headers test-platforms bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
+.PHONY: plan help venv test test-slurm submit test-rounding test-interrupt test-cuda-headers test-platforms bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
@@ -60,6 +65,8 @@ help:
 	@echo "make plan       TABLE=2..5|fig5|paper (+ the table variables): the units it computes, steps,"
 	@echo "                GPU-hours and wall time from STEP_S=s per paper step or BENCH_JSON=file"
 	@echo "make collect    rebuild every table and Fig. 5 from finished trials (computes nothing)"
+	@echo "make submit     TABLE=table2|...|paper SLURM_ARGS='--partition gpu ...': one SLURM task per unit of work, prints the job ids"
+	@echo "make test-slurm a private SLURM on this machine (root): Table 2 pre-empted, requeued, equal to a local run"
 	@echo "make report     results/report.html: tables beside the paper, Fig. 5, training curves, ranked galleries"
 
 venv: $(STAMP)
@@ -165,6 +172,19 @@ plan: $(STAMP)
 
 collect: $(STAMP)
 	$(PY) -m experiments.collect $(EXP_ARGS)
+
+# One SLURM task per unit of work (a training or an evaluation of a row x dataset x trial), with
+# the dependencies between units, each sized from its configuration; prints the job ids. Then
+# `make collect` with the same settings (docs/EXPERIMENTS.md, "On a SLURM cluster").
+submit: $(STAMP)
+	$(PY) -m experiments.cluster.submit $(TABLE) $(COMMON_ARGS) $(SLURM_ARGS)
+
+# Issue 30's proof (root, Debian's SLURM packages, installed by the bootstrap): a private
+# munge + slurmctld + slurmd with fake GPUs runs a synthetic test-profile Table 2, both datasets,
+# two trials; one training pre-empted with SIGTERM and requeued, one killed and resubmitted; the
+# collected table, units and networks equal a local run's bit for bit (tests/test_slurm_cluster.py).
+test-slurm: $(STAMP)
+	RCNREID_SLURM_FULL=1 $(PY) -m pytest -q tests/test_slurm_submit.py tests/test_slurm_cluster.py
 
 report: $(STAMP)
 	$(PY) -m experiments.report --results $(RESULTS)

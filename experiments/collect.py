@@ -1,6 +1,7 @@
 """Rebuild every table (and Fig. 5) from the finished trials, computing nothing.
 
-After a SLURM job array (experiments/slurm_array.sh) has filled ``<results>/cache/``, run::
+After SLURM tasks (``make submit``, :mod:`experiments.cluster.submit`) have filled
+``<results>/cache/`` -- all or some of them -- run::
 
     python experiments/collect.py --data real --profile paper --results results
 

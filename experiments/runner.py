@@ -13,6 +13,10 @@ its lock in ``cache.py``, the data files in ``datasets.py``, the process pool wi
 
 A unit that raises :class:`RowNotRun` (e.g. no VGG-16 weights) or any other error is shown as
 "not run" with the reason; the error is recorded in ``<results>/tableN.json``, never dropped.
+A training stopped by SIGTERM / SIGINT / SIGUSR1 (:mod:`experiments.interrupts`) writes its
+checkpoint and stops the whole run: the command exits with status 75, and running it again
+resumes bit-exactly (one unit alone: ``python -m experiments.unit``; on SLURM:
+``experiments.cluster``).
 """
 import dataclasses
 import os
@@ -22,6 +26,7 @@ import traceback
 from experiments import datasets
 from experiments.cache import as_percent_cmc, cache_path, read_cached, unit_lock
 from experiments.device_time import device_label
+from experiments.interrupts import interrupt_guard, is_interrupted
 from experiments.options import DATASETS, Options, Row, RowNotRun  # noqa: F401 - the vocabulary
 from experiments.pool import resolve_units, run_in_processes
 from experiments.table_report import build_report, write_outputs
@@ -149,6 +154,8 @@ def run_trial_rows(options, rows, units, dataset, trial, log=print):
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # noqa: BLE001 - incl. UserError raised inside a row
+            if is_interrupted(exc):     # a signal stopped a training: the process stops (75)
+                raise
             log("[%s trial %d] %s failed: %s" % (dataset, trial, row.name, exc))
             out[row.name] = {"ok": False, "reason": _short_error(exc),
                              "error": traceback.format_exc()}
@@ -198,8 +205,9 @@ def run_table(table_id, rows, options, units="experiments.units:UNITS", log=prin
     if options.jobs > 1 and len(tasks) > 1 and not options.collect_only:
         status = run_in_processes(table_id, tasks, options, todo, units, run_trial_rows, log=log)
     else:
-        status = {(d, t): run_trial_rows(options, todo, units_dict, d, t, log=log)
-                  for d, t in tasks}
+        with interrupt_guard():     # SIGTERM: the training checkpoints, the process exits 75
+            status = {(d, t): run_trial_rows(options, todo, units_dict, d, t, log=log)
+                      for d, t in tasks}
     # The table always shows every row, from whatever is cached (also rows not asked for now).
     report = build_report(table_id, rows, options, status, _dataset_info(options, log))
     write_outputs(table_id, report, options.results, log=log)

@@ -22,6 +22,8 @@
 #   when missing and root), Cython (from PyPI) and the source (downloaded, or LIBGPUARRAY_SOURCE=
 #   a local .tar.gz). A failed build is one line and not fatal: rcnreid then runs on the CPU only.
 #   RCNREID_NO_GPU=1 skips it.
+# - Debian's slurmctld, slurmd, slurm-client and munge (when missing and root): the SLURM tests
+#   run a private single-node SLURM (tests/slurm_harness.py). RCNREID_NO_SLURM=1 skips them.
 set -euo pipefail
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
@@ -89,6 +91,22 @@ if [ -z "${RCNREID_NO_OPENCL:-}" ] && command -v dpkg >/dev/null 2>&1; then
     if [ -n "$missing" ]; then
         # shellcheck disable=SC2086
         apt_install $missing || say "continuing without pocl/CLBlast (the OpenCL tests will skip)"
+    fi
+fi
+
+# Debian's SLURM (slurmctld, slurmd, slurm-client) and munge (when missing and root): the test
+# suite starts a private single-node SLURM with them (tests/slurm_harness.py: its own config,
+# ports, munge socket and fake GPUs; never the system's services) and runs a pre-empted table
+# through it (tests/test_slurm_cluster.py, make test-slurm). Never fatal: without them those tests
+# skip with one line. RCNREID_NO_SLURM=1 skips this step.
+if [ -z "${RCNREID_NO_SLURM:-}" ] && command -v dpkg >/dev/null 2>&1; then
+    missing=""
+    for pkg in slurmctld slurmd slurm-client munge; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+    done
+    if [ -n "$missing" ]; then
+        # shellcheck disable=SC2086
+        apt_install $missing || say "continuing without SLURM (the SLURM tests will skip)"
     fi
 fi
 

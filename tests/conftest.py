@@ -20,8 +20,8 @@ if _workers > 1:
 #: two workers end together: `--dist loadfile` hands out files in collection order, and a long
 #: file collected late once kept one worker busy for minutes after the other had finished.
 HEAVY_FIRST = ("test_gpu_check_opencl.py", "test_train_learns.py", "test_experiments_scripts.py",
-               "test_gpu_opencl.py", "test_bench_json.py", "test_model_bptt.py",
-               "test_model_readings.py")
+               "test_gpu_opencl.py", "test_slurm_cluster.py", "test_bench_json.py",
+               "test_model_bptt.py", "test_model_readings.py")
 
 
 def pytest_collection_modifyitems(session, config, items):
