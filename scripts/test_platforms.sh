@@ -27,8 +27,13 @@ GPU_CHECK=${PLATFORM_GPU_CHECK:-1}
 
 pythons=("$@")
 if [ ${#pythons[@]} = 0 ]; then
+    # A pyenv shim on PATH exists for every installed version but runs only the selected ones:
+    # take the first candidate that actually runs.
     for v in 3.10 3.12 3.13; do
-        p=$(command -v "python$v" 2>/dev/null || ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$v.*/bin/python$v 2>/dev/null | tail -1)
+        p=""
+        for c in $(command -v "python$v" 2>/dev/null) $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/$v.*/bin/python$v 2>/dev/null | sort -V -r); do
+            if "$c" -c pass >/dev/null 2>&1; then p=$c; break; fi
+        done
         [ -n "$p" ] && pythons+=("$p") || echo "[platforms] python$v not found: skipped"
     done
 fi
