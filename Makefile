@@ -62,7 +62,8 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): setup.py scripts/bootstrap.sh scripts/install_theano.py scripts/build_gpuarray.py
+$(STAMP): setup.py scripts/bootstrap.sh scripts/install_theano.py scripts/build_gpuarray.py \
+          scripts/source_archive.py
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/bootstrap.sh
 	@touch $(STAMP)
 
