@@ -10,7 +10,8 @@
 #      `make venv && make gpu-check DEVICE=opencl0:0` (as root, so the bootstrap installs what it
 #      finds missing; chromium is skipped: only the HTML report's test uses it).
 # Needs root, debootstrap (apt-get install debootstrap) and the Debian archive (DEBIAN_MIRROR);
-# PyPI is reached through the host's /etc/resolv.conf. Where GitHub is not reachable,
+# PyPI is reached through the host's /etc/resolv.conf (and, behind a TLS-intercepting proxy, the
+# CA certificates the host added in /usr/local/share/ca-certificates). Where GitHub is not reachable,
 # LIBGPUARRAY_SOURCE names a local libgpuarray-0.7.6.tar.gz, copied into the root.
 # Each step's time is printed; the whole log goes to DEBIAN13_ROOT.log. Exit 0 only on GPU OK.
 set -euo pipefail
@@ -82,6 +83,15 @@ cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf"
 # shellcheck disable=SC2086
 step "apt-get install $PACKAGES" in_root sh -c \
     "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $PACKAGES"
+# A network whose TLS goes through a proxy with its own certificate authority (as here): the
+# root trusts what the host added to its store, as a user there would have to
+# (DEBIAN13_HOST_CA=0: not).
+if [ "${DEBIAN13_HOST_CA:-1}" = 1 ] && ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+    mkdir -p "$ROOT/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+    step "update-ca-certificates (the host's added CAs: $(cd /usr/local/share/ca-certificates && echo *.crt))" \
+        in_root update-ca-certificates
+fi
 say "$(in_root sh -c '. /etc/os-release; echo "$PRETTY_NAME"'), $(in_root python3 --version), $(in_root cmake --version | head -1), $(in_root gcc --version | head -1)"
 
 rm -rf "$ROOT/root/rcnreid"
