@@ -44,7 +44,7 @@ EXP_ARGS = $(COMMON_ARGS) --jobs $(JOBS)
 TABLE ?= paper
 SLURM_ARGS ?=
 
-.PHONY: plan help venv test test-slurm submit test-rounding test-interrupt test-cuda-headers test-platforms bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
+.PHONY: plan help venv test test-slurm submit test-rounding test-interrupt test-cuda-headers test-platforms test-debian13 bundle bundle-check demo info gpu-check bench data table2 table3 table4 table5 fig5 paper collect report clean
 
 help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
@@ -54,6 +54,7 @@ help:
 	@echo "make gpu-check  DEVICE=cuda|opencl0:0: train a tiny model on the GPU and the CPU, compare (one verdict line)"
 	@echo "make test-cuda-headers  compile Theano's GPU conv ops against CUDA 12 + cuDNN 8/9 headers (no GPU; ~1.3 GB download once)"
 	@echo "make test-platforms  fresh venvs of Python 3.10/3.12/3.13: repairs' tests + OpenCL gpu-check (docs/INSTALL.md)"
+	@echo "make test-debian13  a clean Debian 13 root (debootstrap, as root): fresh clone, make venv, OpenCL gpu-check"
 	@echo "make bundle     dist/rcnreid-bundle-*.tar.xz: rcnreid + venv + Python for an offline GPU node"
 	@echo "make bundle-check  unpack the bundle elsewhere (originals hidden) and run its OpenCL gpu-check"
 	@echo "make info       what Theano configuration is in force"
@@ -71,7 +72,8 @@ help:
 
 venv: $(STAMP)
 
-$(STAMP): setup.py scripts/bootstrap.sh scripts/install_theano.py scripts/build_gpuarray.py
+$(STAMP): setup.py scripts/bootstrap.sh scripts/install_theano.py scripts/build_gpuarray.py \
+          scripts/source_archive.py
 	PYTHON=$(PYTHON) VENV=$(VENV) bash scripts/bootstrap.sh
 	@touch $(STAMP)
 
@@ -117,6 +119,12 @@ PLATFORM_PYTHONS ?=
 
 test-platforms:
 	bash scripts/test_platforms.sh $(PLATFORM_PYTHONS)
+
+# Issue 27: docs/INSTALL.md's Debian 13 route in a clean trixie root made by debootstrap (root
+# only; the root is kept in .debian13-root and reused): apt-get install as documented, a fresh
+# clone of HEAD, make venv && make gpu-check DEVICE=opencl0:0 inside (scripts/test_debian13.sh).
+test-debian13:
+	bash scripts/test_debian13.sh
 
 # One relocatable archive: rcnreid, $(VENV) and its Python (scripts/make_bundle.py).
 bundle: $(STAMP)

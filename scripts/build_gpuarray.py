@@ -10,10 +10,11 @@ to that libgpuarray by a relative run path ($ORIGIN), so the venv's libgpuarray 
 
 The source: ``LIBGPUARRAY_SOURCE`` (a local .tar.gz: the tests here use
 ../shared/vendor/libgpuarray-0.7.6.tar.gz; or an http(s) URL), else the upstream release is
-downloaded from GitHub. Before anything is unpacked or built, the archive's files are checked
-against :data:`TREE_SHA256`, a digest of the unpacked tree's contents (see :func:`tree_digest`):
-it does not depend on the compression, timestamps or owners, so the GitHub download and
-Debian's ``libgpuarray_0.7.6.orig.tar.gz`` of the same release can pass the same check.
+downloaded from GitHub (scripts/source_archive.py, shared with install_theano.py). Before
+anything is unpacked or built, the archive's files are checked against :data:`TREE_SHA256`, a
+digest of the unpacked tree's contents (see :func:`tree_digest`): it does not depend on the
+compression, timestamps or owners, so the GitHub download and Debian's
+``libgpuarray_0.7.6.orig.tar.gz`` of the same release can pass the same check.
 
 Edits made to the verified tree before building (each must match exactly once):
 
@@ -38,7 +39,9 @@ import sys
 import sysconfig
 import tarfile
 import tempfile
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from source_archive import Failure, below_top, extract, obtain, report, say  # noqa: E402
 
 VERSION = "0.7.6"
 URL = "https://github.com/Theano/libgpuarray/archive/refs/tags/v%s.tar.gz" % VERSION
@@ -83,31 +86,6 @@ TOOLS = {
 }
 
 
-class Failure(Exception):
-    pass
-
-
-def say(msg):
-    print("[bootstrap] %s" % msg, flush=True)
-
-
-def _members(tar):
-    """(relative path, member) of every entry below the archive's single top folder."""
-    out, tops = [], set()
-    for m in tar.getmembers():
-        parts = m.name.strip("/").split("/")
-        if parts == ["pax_global_header"] or not parts[0]:
-            continue
-        tops.add(parts[0])
-        if ".." in parts or m.name.startswith("/"):
-            raise Failure("the archive holds an unsafe path %r" % m.name)
-        out.append(("/".join(parts[1:]), m))
-    if len(tops) != 1:
-        raise Failure("the archive does not have one top folder (found %s)"
-                      % (", ".join(sorted(tops)[:3]) or "nothing"))
-    return tops.pop(), out
-
-
 def tree_digest(archive):
     """SHA-256 of the lines "<sha256 of the file>  <path>\\n" of every regular file in the
     unpacked tree, paths relative to the top folder, sorted bytewise (as ``find . -type f |
@@ -117,7 +95,7 @@ def tree_digest(archive):
     lines = []
     try:
         with tarfile.open(archive) as tar:
-            top, members = _members(tar)
+            top, members = below_top(tar)
             for rel, m in members:
                 if m.isdir() or not rel:
                     continue
@@ -140,32 +118,15 @@ def tree_digest(archive):
 
 
 def fetch(tmp):
-    source = os.environ.get("LIBGPUARRAY_SOURCE", "").strip()
-    if source and not source.startswith(("http://", "https://")):
-        if not os.path.isfile(source):
-            raise Failure("LIBGPUARRAY_SOURCE=%s is not a file" % source)
-        return source
-    url = source or URL
-    path = os.path.join(tmp, "libgpuarray-%s.tar.gz" % VERSION)
-    say("downloading libgpuarray %s from %s" % (VERSION, url))
-    try:
-        with urllib.request.urlopen(url, timeout=120) as r, open(path, "wb") as f:
-            shutil.copyfileobj(r, f)
-    except Exception as exc:
-        raise Failure("cannot download %s (%s); without internet, download it elsewhere and set "
-                      "LIBGPUARRAY_SOURCE=/path/to/libgpuarray-%s.tar.gz" % (url, exc, VERSION))
-    return path
-
-
-def unpack(archive, dest):
-    top, members = _members(tarfile.open(archive))
-    with tarfile.open(archive) as tar:
-        safe = [m for m in tar.getmembers() if m.isdir() or m.isfile() or m.issym()]
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(dest, members=safe, filter="data")
-        else:
-            tar.extractall(dest, members=safe)
-    return os.path.join(dest, top)
+    """The release archive's path (LIBGPUARRAY_SOURCE or the download into tmp), its tree
+    digest checked against TREE_SHA256."""
+    archive = obtain("LIBGPUARRAY_SOURCE", URL, "libgpuarray-%s.tar.gz" % VERSION, tmp,
+                     "libgpuarray %s" % VERSION)
+    digest = tree_digest(archive)[1]
+    if digest != TREE_SHA256:
+        raise Failure("%s is not the libgpuarray %s release: its files' digest is %s, "
+                      "expected %s" % (archive, VERSION, digest, TREE_SHA256))
+    return archive
 
 
 def edit(root):
@@ -220,13 +181,9 @@ def build(prefix, log_path):
     with tempfile.TemporaryDirectory(prefix="rcnreid-gpuarray-") as tmp, \
             open(log_path, "w") as log:
         archive = fetch(tmp)
-        top, digest = tree_digest(archive)
-        if digest != TREE_SHA256:
-            raise Failure("%s is not the libgpuarray %s release: its files' digest is %s, "
-                          "expected %s" % (archive, VERSION, digest, TREE_SHA256))
         say("libgpuarray %s source verified (%s); building into %s (about a minute)"
             % (VERSION, os.path.basename(archive), prefix))
-        root = unpack(archive, tmp)
+        root = extract(archive, tmp)
         edit(root)
         build_dir = os.path.join(tmp, "build")
         gen = [] if shutil.which("make") else ["-G", "Ninja"]
@@ -274,20 +231,14 @@ def main(argv):
         try:
             print(tree_digest(argv[2])[1])
         except Failure as exc:
-            print("[bootstrap] %s" % " ".join(str(exc).split()), file=sys.stderr)
-            return 1
+            return report(exc)
         return 0
     if argv[1:2] == ["--verify"]:          # check LIBGPUARRAY_SOURCE (or the download) only
         try:
             with tempfile.TemporaryDirectory(prefix="rcnreid-gpuarray-") as tmp:
-                archive = fetch(tmp)
-                digest = tree_digest(archive)[1]
-                if digest != TREE_SHA256:
-                    raise Failure("%s is not the libgpuarray %s release: its files' digest is "
-                                  "%s, expected %s" % (archive, VERSION, digest, TREE_SHA256))
+                fetch(tmp)
         except Failure as exc:
-            print("[bootstrap] %s" % " ".join(str(exc).split()), file=sys.stderr)
-            return 1
+            return report(exc)
         say("libgpuarray %s source verified" % VERSION)
         return 0
     prefix = sys.prefix
@@ -302,8 +253,7 @@ def main(argv):
     try:
         loaded = build(prefix, log_path)
     except Failure as exc:
-        print("[bootstrap] %s" % " ".join(str(exc).split()), file=sys.stderr)
-        return 1
+        return report(exc)
     say("pygpu %s built; it loads %s" % (VERSION, loaded))
     return 0
 

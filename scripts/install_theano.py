@@ -4,7 +4,8 @@ Called by scripts/bootstrap.sh before rcnreid itself is installed. Theano-PyMC 1
 PyPI only as a source distribution whose ``versioneer.py`` uses ``configparser.SafeConfigParser``
 and ``readfp``, both removed in Python 3.12: ``pip install Theano-PyMC==1.1.2`` fails there
 before anything is built. So this script fetches the sdist itself (pinned URL and SHA-256; or
-the local file named by ``THEANO_PYMC_SDIST``, for machines without internet), unpacks it in a
+the local file or URL named by ``THEANO_PYMC_SDIST``, for machines without internet:
+scripts/source_archive.py, shared with build_gpuarray.py), unpacks it in a
 temporary folder, makes those two textual repairs in the build script (nothing in the ``theano``
 package is changed: its run-time repairs are rcnreid/backend/theano_fixes.py's) and installs the
 repaired tree with pip, without build isolation (the venv's setuptools < 70 provides distutils
@@ -14,12 +15,12 @@ Every failure is one line on stderr starting with ``[bootstrap]``, exit status 1
 """
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from source_archive import Failure, extract, obtain, report  # noqa: E402
 
 VERSION = "1.1.2"
 SDIST = "Theano-PyMC-%s.tar.gz" % VERSION
@@ -34,10 +35,6 @@ VERSIONEER_EDITS = [
 ]
 
 
-class Failure(Exception):
-    pass
-
-
 def installed_version():
     try:
         from importlib.metadata import version
@@ -47,43 +44,18 @@ def installed_version():
 
 
 def fetch(dest):
-    local = os.environ.get("THEANO_PYMC_SDIST", "").strip()
-    path = os.path.join(dest, SDIST)
-    if local:
-        if not os.path.isfile(local):
-            raise Failure("THEANO_PYMC_SDIST=%s is not a file" % local)
-        shutil.copyfile(local, path)
-        origin = local
-    else:
-        try:
-            with urllib.request.urlopen(URL, timeout=120) as r, open(path, "wb") as f:
-                shutil.copyfileobj(r, f)
-        except Exception as exc:
-            raise Failure("cannot download %s (%s); without internet, download it elsewhere "
-                          "and set THEANO_PYMC_SDIST=/path/to/%s" % (URL, exc, SDIST))
-        origin = URL
+    """The sdist's path (THEANO_PYMC_SDIST or the download into dest), its SHA-256 checked."""
+    path = obtain("THEANO_PYMC_SDIST", URL, SDIST, dest, "the Theano-PyMC %s sdist" % VERSION)
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     if digest != SHA256:
         raise Failure("%s has SHA-256 %s, expected %s (not the Theano-PyMC %s release)"
-                      % (origin, digest, SHA256, VERSION))
+                      % (path, digest, SHA256, VERSION))
     return path
 
 
 def unpack(archive, dest):
-    try:
-        with tarfile.open(archive) as tar:
-            for member in tar.getmembers():
-                name = os.path.normpath(member.name)
-                if name.startswith(("/", "..")) or member.issym() or member.islnk():
-                    raise Failure("%s contains an unsafe entry %r" % (archive, member.name))
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, filter="data")
-            else:
-                tar.extractall(dest)
-    except (tarfile.TarError, OSError) as exc:
-        raise Failure("cannot unpack %s (%s)" % (archive, exc))
-    root = os.path.join(dest, SDIST[:-len(".tar.gz")])
+    root = extract(archive, dest)
     if not os.path.isfile(os.path.join(root, "setup.py")):
         raise Failure("%s does not hold %s/setup.py" % (archive, os.path.basename(root)))
     return root
@@ -117,8 +89,7 @@ def main():
                 raise Failure("pip could not install the repaired Theano-PyMC sdist: %s"
                               % (last[-1] if last else "exit %d" % run.returncode))
     except Failure as exc:
-        print("[bootstrap] %s" % " ".join(str(exc).split()), file=sys.stderr)
-        return 1
+        return report(exc)
     if installed_version() != VERSION:
         print("[bootstrap] Theano-PyMC %s did not install" % VERSION, file=sys.stderr)
         return 1

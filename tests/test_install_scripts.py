@@ -22,6 +22,7 @@ def _load(name):
 
 build_gpuarray = _load("build_gpuarray")
 install_theano = _load("install_theano")
+source_archive = sys.modules["source_archive"]      # imported by both from scripts/
 
 
 def _vendor_source():
@@ -126,3 +127,70 @@ def test_versioned_driver_libraries_suffice_for_the_built_libgpuarray(monkeypatc
     assert gpu_env.library_problem("libcuda.so", "the driver", "the driver") is None
     monkeypatch.setattr(gpu_env, "built_libgpuarray", lambda: False)
     assert "ln -s" in gpu_env.library_problem("libcuda.so", "the driver", "the driver")
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A folder served over http on localhost (the download path without the internet)."""
+    import functools
+    import http.server
+    import threading
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield tmp_path, "http://127.0.0.1:%d/" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_both_scripts_obtain_their_archive_by_the_shared_module(served, monkeypatch):
+    """A local file is used where it lies; an http(s) URL in the variable is downloaded; what
+    was obtained is then checked by each script's own pin."""
+    folder, url = served
+    (folder / "Theano-PyMC-1.1.2.tar.gz").write_bytes(b"not the sdist")
+    dest = folder / "dest"
+    dest.mkdir()
+    assert install_theano.Failure is build_gpuarray.Failure is source_archive.Failure
+    monkeypatch.setenv("THEANO_PYMC_SDIST", url + "Theano-PyMC-1.1.2.tar.gz")
+    with pytest.raises(source_archive.Failure, match="has SHA-256 .*expected 5da6c224"):
+        install_theano.fetch(str(dest))
+    assert (dest / "Theano-PyMC-1.1.2.tar.gz").read_bytes() == b"not the sdist"   # downloaded
+    local = folder / "libgpuarray.tar.gz"
+    local.write_bytes(b"x")
+    monkeypatch.setenv("LIBGPUARRAY_SOURCE", str(local))
+    assert source_archive.obtain("LIBGPUARRAY_SOURCE", "http://unused/", "a.tar.gz", str(dest),
+                                 "it") == str(local)
+    with pytest.raises(source_archive.Failure, match="is not a readable .tar.gz"):
+        build_gpuarray.fetch(str(dest))
+
+
+def test_a_failed_download_names_the_variable_to_set(tmp_path, monkeypatch):
+    monkeypatch.delenv("THEANO_PYMC_SDIST", raising=False)
+    # port 1 on localhost: refused at once, as a machine without internet would
+    monkeypatch.setattr(install_theano, "URL", "http://127.0.0.1:1/Theano-PyMC-1.1.2.tar.gz")
+    with pytest.raises(source_archive.Failure,
+                       match=r"cannot download http://127.0.0.1:1/.* set "
+                             r"THEANO_PYMC_SDIST=/path/to/Theano-PyMC-1.1.2.tar.gz"):
+        install_theano.fetch(str(tmp_path))
+
+
+def test_extract_refuses_links_out_of_the_archive(tmp_path):
+    for target in ("/etc/passwd", "../../outside"):
+        archive = tmp_path / "link.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            info = tarfile.TarInfo("pkg-1.0/setup.py")
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+            link = tarfile.TarInfo("pkg-1.0/evil")
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            tar.addfile(link)
+        with pytest.raises(source_archive.Failure, match="a link leading out of it"):
+            source_archive.extract(str(archive), str(tmp_path / "out"))
+        assert not (tmp_path / "out" / "pkg-1.0").exists()
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("pkg-1.0/setup.py")
+        info.size = 1
+        tar.addfile(info, io.BytesIO(b"x"))
+    root = source_archive.extract(str(archive), str(tmp_path / "out"))
+    assert root == str(tmp_path / "out" / "pkg-1.0") and os.path.isfile(os.path.join(root, "setup.py"))

@@ -122,11 +122,11 @@ def apply_stage(stage, theano=None):
 
 @_fix("scan_perform_ext_py311",
       "theano.scan's Cython extension does not compile on Python >= 3.11 and the failed build "
-      "aborts the first scan", "pre_import")
+      "aborts the first scan", "pre_import", when=lambda: sys.version_info >= (3, 11))
 def _scan_perform_ext_py311(_):
     # A None in sys.modules makes Theano's `from . import scan_perform_ext` raise ImportError,
     # upon which it runs scan's outer loop in Python; each inner step is still compiled C.
-    if sys.version_info >= (3, 11) and "theano.scan.scan_perform_ext" not in sys.modules:
+    if "theano.scan.scan_perform_ext" not in sys.modules:
         sys.modules["theano.scan.scan_perform_ext"] = None
         return True
     return False
