@@ -54,15 +54,20 @@ def jobs_per_gpu(jobs, gpus):
 _GUARD = []     # the worker's stop-signal handler, installed for the worker's whole life
 
 
-def _worker_init(gpu_queue, per_gpu=1):
-    """Pin a worker process to one GPU and give it its share of the GPU's memory (before Theano
-    is imported in it), and install the training's stop-signal handler: a SIGTERM forwarded by
-    the parent stops the worker's training after its mini-batch, with a checkpoint
-    (``TrainingInterrupted``, sent back as the result)."""
+def _pin_gpu(gpu_queue, per_gpu=1):
+    """Pin this worker process to the next GPU of ``gpu_queue`` and give it its share of the
+    GPU's memory (``per_gpu`` jobs on one device), before Theano is imported in it."""
     gpu = gpu_queue.get()
     if gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     os.environ.setdefault("RCNREID_JOBS_PER_GPU", str(per_gpu))
+
+
+def _worker_init(gpu_queue, per_gpu=1):
+    """A worker process's start: :func:`_pin_gpu`, then the training's stop-signal handler for
+    the worker's whole life: a SIGTERM forwarded by the parent stops the worker's training after
+    its mini-batch, with a checkpoint (``TrainingInterrupted``, sent back as the result)."""
+    _pin_gpu(gpu_queue, per_gpu)
     from experiments.interrupts import interrupt_guard
     guard = interrupt_guard()
     guard.__enter__()

@@ -7,6 +7,8 @@ module imports :mod:`rcnreid.backend.theano_env`, which otherwise gives every pr
 """
 import os
 
+import pytest
+
 from rcnreid.backend.threads import usable_cores
 
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
@@ -27,3 +29,16 @@ HEAVY_FIRST = ("test_gpu_check_opencl.py", "test_train_learns.py", "test_experim
 def pytest_collection_modifyitems(session, config, items):
     rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
     items.sort(key=lambda item: rank.get(os.path.basename(str(item.fspath)), len(rank)))
+
+
+@pytest.fixture(autouse=True)
+def _no_stop_handler_left_behind():
+    """A test that leaves a training stop-signal handler active (rcnreid.engine.interrupt) would
+    make every later training in the same worker see its flag: fail that test, and clear it."""
+    yield
+    from rcnreid.engine import interrupt
+    left = list(interrupt._active)
+    if left:
+        del interrupt._active[:]
+        pytest.fail("a stop_signals() block was left active (%d); later trainings in this "
+                    "process would stop at once" % len(left))

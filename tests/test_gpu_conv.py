@@ -166,10 +166,10 @@ def test_pool_worker_sets_the_share_unless_the_user_did(monkeypatch):
     q.put("0")
     monkeypatch.delenv("RCNREID_JOBS_PER_GPU", raising=False)
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    pool._worker_init(q, 2)
+    pool._pin_gpu(q, 2)       # _worker_init would also install a stop handler for good
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "1" and os.environ["RCNREID_JOBS_PER_GPU"] == "2"
     monkeypatch.setenv("RCNREID_JOBS_PER_GPU", "5")
-    pool._worker_init(q, 2)
+    pool._pin_gpu(q, 2)
     assert os.environ["RCNREID_JOBS_PER_GPU"] == "5"
 
 
