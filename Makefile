@@ -50,7 +50,7 @@ help:
 	@echo "make demo       synthetic data -> quick training -> CMC table and plot (a few minutes, CPU)"
 	@echo "make test       the test suite"
 	@echo "make test-rounding  the learned-behaviour tests under each float-rounding setting"
-	@echo "make test-interrupt the signal tests, with the slow real-moment SIGTERM one"
+	@echo "make test-interrupt the signal tests, with the slow child-process ones (SIGTERM, SIGKILL)"
 	@echo "make gpu-check  DEVICE=cuda|opencl0:0: train a tiny model on the GPU and the CPU, compare (one verdict line)"
 	@echo "make test-cuda-headers  compile Theano's GPU conv ops against CUDA 12 + cuDNN 8/9 headers (no GPU; ~1.3 GB download once)"
 	@echo "make test-platforms  fresh venvs of Python 3.10/3.12/3.13: repairs' tests + OpenCL gpu-check (docs/INSTALL.md)"

@@ -163,6 +163,45 @@ def case_op_profile():
     assert "elementwise outside the scans" in rows, sorted(rows)
 
 
+def case_same_seed():
+    """Issue 28 item 2 in the suite: a few training updates of a convolution inside a scan (the
+    ConvGRU's shape of work: GpuCorrMM and both gradients, the scan's backward pass, BLAS) run
+    twice from the same starting values give the same bits. `rcnreid gpu-check` makes the
+    same check on the real model in two fresh processes."""
+    from rcnreid.backend.theano_env import T, theano
+    rng = np.random.RandomState(0)
+    w0 = (rng.randn(3, 3, 3, 3) * 0.3).astype("float32")
+    v0 = (rng.randn(3 * 4 * 4) * 0.1).astype("float32")
+    w = theano.shared(w0, name="w")
+    v = theano.shared(v0, name="v")
+    xs = T.TensorType("float32", (False,) * 5)("xs")       # time, batch, channel, h, w
+    y = T.fvector("y")                                      # same (1) / different (0)
+
+    def step(x_t, h):
+        return T.tanh(T.nnet.conv2d(h, w, border_mode="half") + x_t)
+
+    hs, _ = theano.scan(step, sequences=[xs], outputs_info=[T.zeros_like(xs[0])])
+    logit = T.dot(hs.mean(axis=0).flatten(2), v)
+    cost = (T.nnet.softplus(logit) - y * logit).mean()     # binary cross-entropy, as Eq. 6
+    gw, gv = T.grad(cost, [w, v])
+    fn = theano.function([xs, y], cost, updates=[(w, w - 0.1 * gw), (v, v - 0.1 * gv)])
+    ops = _ops(fn)
+    assert "Scan" in ops and any(o.startswith("Gpu") for o in ops), ops
+    data = [(rng.randn(5, 4, 3, 4, 4).astype("float32"), rng.randint(0, 2, 4).astype("float32"))
+             for _ in range(4)]
+
+    def run():
+        w.set_value(w0)
+        v.set_value(v0)
+        losses = [fn(x, t) for x, t in data]
+        return np.array(losses), w.get_value(), v.get_value()
+
+    first, second = run(), run()
+    assert np.isfinite(first[0]).all() and not np.array_equal(first[1], w0), first[0]
+    for a, b in zip(first, second):
+        assert np.array_equal(a, b), np.abs(np.asarray(a) - np.asarray(b)).max()
+
+
 CASES = {name[5:]: fn for name, fn in list(globals().items()) if name.startswith("case_")}
 
 if __name__ == "__main__":

@@ -13,19 +13,19 @@ pytestmark = pytest.mark.skipif(WHY is not None, reason=str(WHY))
 
 def test_gpu_check_trains_the_same_on_device_and_cpu(tmp_path):
     """(a) no CPU convolution or scan in the device's training step, (b) losses, parameters
-    and representation equal the CPU's to float32 rounding, (c) checkpoints cross devices,
-    (d) two device runs of one seed are bit-identical."""
+    and representation equal the CPU's to float32 rounding, (c) checkpoints cross devices.
+    gpu-check's second device run from the same seed (issue 28 item 2) is left out here for
+    the suite's time (it doubles this test's four-minute device work); the suite checks the
+    same property with tests/opencl_cases.py's ``same_seed`` case, and ``make gpu-check``
+    runs it on the real model."""
     from rcnreid.diagnostics.gpu_check import compare, run_check
     lines = []
-    good, verdict = run_check(DEVICE, steps=2, keep=str(tmp_path), log=lines.append)
+    good, verdict = run_check(DEVICE, steps=2, keep=str(tmp_path), log=lines.append,
+                              repeat=False)
     assert good, "\n".join(lines + [verdict])
     checks = {name: (passed, detail) for name, passed, detail in
               compare(str(tmp_path / "device"), str(tmp_path / "cpu"))}
     assert set(checks) == {"placement", "losses", "parameters", "representation", "checkpoints"}
     assert "GpuCorrMM" in checks["placement"][1] or "GpuDnnConv" in checks["placement"][1]
-    assert verdict.startswith("GPU OK")
-    # issue 28: a second device run from the same seed gives the same bits (GpuCorrMM, CLBlast
-    # and Theano's OpenCL kernels have no atomic adds), and the verdict says so
-    again = [ln for ln in lines if ln.startswith("same seed twice:")]
-    assert len(again) == 1 and "ok" in again[0] and "bit-identical" in again[0], lines
-    assert "same seed twice: bit-identical" in verdict and "device opencl0:0" in verdict
+    assert verdict.startswith("GPU OK") and "device opencl0:0" in verdict
+    assert not [ln for ln in lines if ln.startswith("same seed twice:")], lines

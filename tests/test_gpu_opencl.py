@@ -60,7 +60,7 @@ def ok(proc, name):
 
 
 CASES = ["init", "elemwise", "join", "conv", "maxmin", "scan", "scan_rotation", "gemv_beta0",
-         "op_profile"]
+         "op_profile", "same_seed"]
 
 
 @pytest.mark.parametrize("case", CASES)
