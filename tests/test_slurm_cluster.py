@@ -250,8 +250,12 @@ def scenario(tmp_path, datasets, rows, trials, kill=True):
         got = json.load(f)
     with open(os.path.join(local_res, "table2.json")) as f:
         want = json.load(f)
-    asked = [r for r in want["rows"] if not rows or r["name"] in rows]
-    assert asked and all(r["ours"][d]["status"] == "ok" for r in asked for d in datasets)
+    # every row asked for ran, but Table 2's VGG row, which needs VGG16_WEIGHTS (not run in both
+    # runs alike: compared below like the others)
+    asked = [r for r in want["rows"] if (not rows or r["name"] in rows)
+             and r["unit"] != "vgg/fc_gru"]
+    assert asked and all(r["ours"][d]["status"] == "ok" for r in asked for d in datasets), [
+        (r["name"], d, r["ours"][d]["status"]) for r in want["rows"] for d in datasets]
     for rg, rw in zip(got["rows"], want["rows"]):
         assert rg["name"] == rw["name"]
         for d in datasets:
