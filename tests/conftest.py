@@ -42,3 +42,13 @@ def _no_stop_handler_left_behind():
         del interrupt._active[:]
         pytest.fail("a stop_signals() block was left active (%d); later trainings in this "
                     "process would stop at once" % len(left))
+
+
+@pytest.fixture(scope="session")
+def synth10(tmp_path_factory):
+    """The trainers' small data set: a seeded synthetic iLIDS-VID-layout HDF5 file of 10 people
+    (``tiny`` trains on split 0's 5 training people). One file per pytest worker, read-only."""
+    from rcnreid.data.synthetic import make_synthetic_h5
+    path = str(tmp_path_factory.mktemp("synth10") / "synth.h5")
+    make_synthetic_h5(path, layout="ilidsvid", persons=10, seed=0)
+    return path

@@ -9,6 +9,7 @@ from rcnreid.engine import checkpoint as ckptlib
 from rcnreid.engine import trainlog
 from rcnreid.engine.epoch_loop import RunFiles, TrainingDiverged, mean_over_batches, run_epochs
 from rcnreid.engine.trainlog import read_log
+from rcnreid.errors import UserError
 
 pytest.importorskip("h5py")
 
@@ -86,11 +87,8 @@ def test_loop_stops_on_a_nan_loss_or_a_broken_parameter(tmp_path):
 # ---------------------------------------------------------------- the two real trainers
 
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    from rcnreid.data.synthetic import make_synthetic_h5
-    path = str(tmp_path_factory.mktemp("data") / "synth.h5")
-    make_synthetic_h5(path, layout="ilidsvid", persons=10, seed=0)
-    return path
+def synth(synth10):
+    return synth10
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +116,7 @@ def _run_finetune(vgg):
     from rcnreid.vgg.finetune import FinetuneConfig, finetune
     viper, weights, tiny = vgg
     cfg = FinetuneConfig(epochs=3, batch_size=6, learning_rate=1e-4, lr_drop_epochs=(2,),
-                         crop_frac=0.9)
+                         crop_frac=0.9, checkpoint_every_s=0.0)
     return lambda out, **kw: finetune(viper, weights, str(out), cfg, seed=0, log=None,
                                       vgg_cfg=tiny, **kw)
 
@@ -220,3 +218,27 @@ def test_momentum_updates_match_numpy():
     np.testing.assert_allclose(W.get_value(), pw, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(b.get_value(), pb, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(vel["W"].get_value(), vw, rtol=1e-5, atol=1e-6)
+
+
+def test_finetune_hands_its_checkpoint_interval_and_prefetch_to_the_loop(vgg, tmp_path,
+                                                                         monkeypatch):
+    from rcnreid.engine import epoch_loop
+    from rcnreid.vgg.finetune import FinetuneConfig, finetune
+    viper, weights, tiny = vgg
+    seen = []
+
+    class Seen(Exception):
+        pass
+
+    def fake(*a, **kw):
+        seen.append(kw)
+        raise Seen()
+    monkeypatch.setattr(epoch_loop, "run_epochs", fake)
+    for every, pre in ((7.5, False), (0.0, True)):
+        cfg = FinetuneConfig(epochs=1, batch_size=6, checkpoint_every_s=every, prefetch=pre)
+        with pytest.raises(Seen):
+            finetune(viper, weights, str(tmp_path / str(every)), cfg, seed=0, log=None,
+                     vgg_cfg=tiny)
+        assert (seen[-1]["checkpoint_every_s"], seen[-1]["prefetch"]) == (every, pre)
+    with pytest.raises(UserError, match="checkpoint_every_s"):
+        FinetuneConfig(checkpoint_every_s=-1)

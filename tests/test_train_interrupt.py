@@ -166,11 +166,8 @@ def test_stop_signals_nests_restores_and_exit_status_is_75(capsys):
 # ---------------------------------------------------------------- real trainings
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    from data_prep.synth import make_synthetic_h5
-    path = str(tmp_path_factory.mktemp("data") / "synth.h5")
-    make_synthetic_h5(path, layout="ilidsvid", persons=10, seed=0)
-    return path
+def data(synth10):
+    return synth10
 
 
 @pytest.fixture(scope="module")

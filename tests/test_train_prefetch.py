@@ -133,12 +133,10 @@ def test_checkpoint_interval_writes_when_due_and_always_at_the_end(tmp_path, mon
     assert saves == [(1, None), (2, None), (3, None)]            # 0: every epoch
 
 
-def test_training_with_and_without_prefetch_is_bit_identical(tmp_path):
-    from data_prep.synth import make_synthetic_h5
+def test_training_with_and_without_prefetch_is_bit_identical(synth10, tmp_path):
     from rcnreid.configs.registry import get_config
     from rcnreid.engine.train import train
-    data = str(tmp_path / "synth.h5")
-    make_synthetic_h5(data, layout="ilidsvid", persons=10, seed=0)
+    data = synth10
     on = get_config("tiny")
     off = get_config("tiny", overrides=["train.prefetch=false"])
     assert on.train.prefetch and not off.train.prefetch

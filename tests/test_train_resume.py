@@ -15,11 +15,8 @@ pytest.importorskip("h5py")
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    from data_prep.synth import make_synthetic_h5
-    path = str(tmp_path_factory.mktemp("data") / "synth.h5")
-    make_synthetic_h5(path, layout="ilidsvid", persons=10, seed=0)
-    return path
+def data(synth10):
+    return synth10
 
 
 def _params(path):
