@@ -91,7 +91,10 @@ def test_finetune_learns_identities_and_resumes_exactly(files, tmp_path):
              vgg_cfg=TINY)
     with pytest.raises(UserError, match="--resume"):
         finetune(files["viper"], files["weights"], part, cfg, seed=0, log=quiet, vgg_cfg=TINY)
-    resumed = finetune(files["viper"], files["weights"], part, cfg, seed=0, log=quiet,
+    # resumed with the other runtime settings (checkpoint every epoch, no prefetch): accepted,
+    # and the same run
+    runtime = dataclasses.replace(cfg, checkpoint_every_s=0.0, prefetch=False)
+    resumed = finetune(files["viper"], files["weights"], part, runtime, seed=0, log=quiet,
                        resume=True, vgg_cfg=TINY)
     again = load_weights(resumed)
     for name in tuned.arrays:

@@ -1,7 +1,7 @@
 """``rcnreid finetune-vgg``: fine-tune VGG-16 on VIPeR (Section 5.3; rcnreid.vgg.finetune)."""
 NAME = "finetune-vgg"
-HELP = ("fine-tune ImageNet VGG-16 weights on VIPeR identities (checkpoint every epoch, "
-        "--resume); writes OUT/vgg16-finetuned.npz")
+HELP = ("fine-tune ImageNet VGG-16 weights on VIPeR identities (resumable with --resume); "
+        "writes OUT/vgg16-finetuned.npz")
 
 
 def add_arguments(p):
@@ -18,6 +18,12 @@ def add_arguments(p):
                    help="how fc6 meets the input (default: the weights file's, else resize)")
     p.add_argument("--people", default=None, choices=("all", "train"),
                    help="VIPeR people to train on (default all)")
+    p.add_argument("--checkpoint-every-s", type=float, default=None, metavar="S",
+                   help="seconds between checkpoints (0: every epoch; default: the profile's, "
+                        "300 for paper); a stop signal and the run's end always write one")
+    p.add_argument("--no-prefetch", action="store_true",
+                   help="prepare each mini-batch's crops in the training loop, not in the "
+                        "background (same results)")
     add_run_folder_options(p, "run folder (checkpoints, log, result)")
 
 
@@ -25,7 +31,9 @@ def run(args):
     import dataclasses
     from rcnreid.vgg.finetune import finetune, get_finetune_config
     cfg = get_finetune_config(args.profile)
-    changes = {k: v for k, v in (("epochs", args.epochs), ("people", args.people))
+    changes = {k: v for k, v in (("epochs", args.epochs), ("people", args.people),
+                                 ("checkpoint_every_s", args.checkpoint_every_s),
+                                 ("prefetch", False if args.no_prefetch else None))
                if v is not None}
     if changes:
         cfg = dataclasses.replace(cfg, **changes)

@@ -21,10 +21,12 @@ field of :class:`FinetuneConfig`):
 
 Checkpoints and resume work like the main trainer's (:mod:`rcnreid.engine.checkpoint`), through the
 same epoch loop (:func:`rcnreid.engine.epoch_loop.run_epochs`: the log row before the checkpoint, a
-stop on a NaN/inf loss or parameter) and the same update-rule module
+stop on a NaN/inf loss or parameter, the checkpoint interval ``checkpoint_every_s``, the next
+mini-batch's crops prepared in the background with ``prefetch``, a stop signal served after the
+current mini-batch) and the same update-rule module
 (:func:`rcnreid.nn.optim.momentum_updates`, state ``momentum/<name>``): the run folder holds
-``checkpoint-last.h5`` after every epoch (trainable parameters, momentum buffers, the data and
-dropout RNG states), ``finetune_log.jsonl`` and, when finished, ``checkpoint-final.h5`` and the
+``checkpoint-last.h5`` (trainable parameters, momentum buffers, the data and dropout RNG states),
+``finetune_log.jsonl`` and, when finished, ``checkpoint-final.h5`` and the
 fine-tuned weights ``vgg16-finetuned.npz`` (:func:`rcnreid.vgg.weights.save_npz`). Frozen layers are
 not stored in checkpoints (they are the initial weights file's, whose fingerprint is checked on
 resume). A resumed run ends with the same parameters as an uninterrupted one.
@@ -65,6 +67,12 @@ class FinetuneConfig:
     mirror: bool = True
     people: str = "all"                       # "all" VIPeR people | "train" people of a split
     viper_trial: int = 0
+    # How the run is carried out, not what it computes (a run may be resumed with other values;
+    # RUNTIME_FIELDS): seconds between checkpoints (0: every epoch; a paper-size checkpoint of
+    # the trained layers and their momentum is about 1 GB) and the background preparation of the
+    # next mini-batch, as the main trainer's train.checkpoint_every_s and train.prefetch.
+    checkpoint_every_s: float = 300.0
+    prefetch: bool = True
 
     def __post_init__(self):
         def bad(opt, msg):
@@ -79,6 +87,8 @@ class FinetuneConfig:
             bad("people", "%r is not one of %s" % (self.people, ", ".join(PEOPLE)))
         if not 0.0 <= self.dropout < 1.0:
             bad("dropout", "must be in [0, 1)")
+        if not self.checkpoint_every_s >= 0:
+            bad("checkpoint_every_s", "must be >= 0 seconds (0: at the end of every epoch)")
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -88,12 +98,29 @@ class FinetuneConfig:
         return config_dict.from_dict(cls, d, "fine-tuning")
 
 
+#: Fields of :class:`FinetuneConfig` that change how a run is carried out, not its results: a
+#: checkpoint written with other values (or before they existed) resumes.
+RUNTIME_FIELDS = ("checkpoint_every_s", "prefetch")
+
+
+def same_run(saved, cfg):
+    """True when a checkpoint's configuration dict ``saved`` describes the same fine-tuning as
+    ``cfg`` (the runtime fields left out)."""
+    def strip(d):
+        d = json.loads(json.dumps(d))
+        for k in RUNTIME_FIELDS:
+            d.pop(k, None)
+        return d
+    return strip(saved) == strip(cfg.to_dict())
+
+
 #: Profiles: the paper-sized run and smaller ones (the network itself comes from the weights).
 FINETUNE_PROFILES = {
     "paper": FinetuneConfig(),
     "cpu": FinetuneConfig(epochs=5, lr_drop_epochs=(4,)),
     "quick": FinetuneConfig(epochs=3, lr_drop_epochs=()),
-    "test": FinetuneConfig(epochs=3, batch_size=8, lr_drop_epochs=(2,), learning_rate=1e-4),
+    "test": FinetuneConfig(epochs=3, batch_size=8, lr_drop_epochs=(2,), learning_rate=1e-4,
+                           checkpoint_every_s=0.0),     # every epoch: the resume tests
 }
 
 
@@ -254,7 +281,7 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
     ckpt = None
     if existing:
         ckpt = ckptlib.load_checkpoint(existing)
-        if ckpt.config != json.loads(json.dumps(cfg.to_dict())) or \
+        if not same_run(ckpt.config, cfg) or \
                 ckpt.attrs.get("frozen_fingerprint") != finger or \
                 int(ckpt.attrs.get("seed", seed)) != int(seed) or \
                 ckpt.attrs.get("vgg_config", attrs["vgg_config"]) != attrs["vgg_config"] or \
@@ -309,7 +336,7 @@ def finetune(viper_path, weights_path, out_dir, cfg=None, resume=False, seed=0, 
                      accuracy_name="identity accuracy")
     run_epochs(start, stop, epochs, begin_epoch, step, snapshot, files, log, data_rng=data_rng,
                position=ckpt.position if ckpt is not None else None, prepare=prepare,
-               prefetch=True)
+               checkpoint_every_s=cfg.checkpoint_every_s, prefetch=cfg.prefetch)
     if stop < epochs:
         log("stopped after epoch %d of %d; continue with --resume" % (stop, epochs))
         return last_path
