@@ -11,7 +11,8 @@ pictures need one evaluation pass per dataset unless the run folder holds the tr
 * a few ranked-gallery pictures per dataset (:mod:`rcnreid.viz.visrank`) from the first finished
   trial of the Deep RCN;
 * the settings every number came from: dataset file, its split source and protocol, data,
-  profile, reading, trials, and the commit.
+  profile, reading, trials, and the commit; the device time each table took and the float
+  arithmetic (cuDNN algorithm choice, TF32) its numbers came from.
 
 The file is self-contained (images embedded, no script) and opens from disk in a browser.
 
@@ -24,6 +25,8 @@ import os
 import subprocess
 import sys
 
+from experiments.device_time import format_device_time
+from rcnreid.backend.gpu_conv import summary as float_summary
 from rcnreid.viz import report_html as H
 from rcnreid.store.atomic import read_json
 from rcnreid.errors import UserError, exit_status
@@ -135,6 +138,10 @@ def table_section(table_id, rep, commit, curves_anchor):
            'over the finished trials; below it the paper\'s number and Δ = ours − paper. Green: '
            'above the paper, red: below (full colour at 20 points); grey: not run.</p>'
            % (H.esc(settings_line(rep, commit)), H.esc(rep.get("std", "std over trials")))]
+    cost = [format_device_time(rep.get("device_time"))]
+    if rep.get("float_arithmetic"):
+        cost.append("Float arithmetic: %s." % float_summary(rep["float_arithmetic"]))
+    out.append('<p class="note">%s</p>' % H.esc(" ".join(cost)))
     for d in rep["datasets"]:
         rows = []
         for row in rep["rows"]:

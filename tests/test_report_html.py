@@ -7,6 +7,7 @@ every embedded image decodes; then it is rendered in headless Chromium (Debian's
 the test skips with one line where it is absent) and every ``<img>`` must have loaded.
 """
 import base64
+import html
 import io
 import json
 import os
@@ -62,7 +63,11 @@ def results(tmp_path_factory):
              "dataset_info": {"prid2011": {"path": "/elsewhere/prid2011.h5", "protocol":
                                            "prid2011-178", "split_source": "json: splits.json",
                                            "paper": "178 people"}},
-             "rows": rows}
+             "rows": rows,
+             "device_time": {"units_timed": 3, "units_untimed": 0, "units_pending": 1,
+                             "by_device": {"NVIDIA H200": 5400.0}},
+             "float_arithmetic": {"device": "cuda0", "cudnn_conv": "deterministic",
+                                  "deterministic_conv": True, "tf32": "on (default)"}}
     (res / "table2.json").write_text(json.dumps(table))
     Image.new("RGB", (60, 40), (10, 200, 30)).save(str(res / "fig5.png"))
     assert R.main(["--results", str(res), "--probes", "2", "--top", "3"]) == 0
@@ -95,8 +100,10 @@ def test_report_holds_every_row_paper_number_setting_and_picture(results):
     assert "Δ %+.1f" % (mean - paper) in page
     assert 'style="background:%s"' % diff_colour(mean - paper) in page
     for setting in (data, "synthetic", "paper-default", "train.epochs=3", "/elsewhere/prid2011.h5",
-                    "prid2011-178 (paper: 178 people)", "json: splits.json"):
-        assert setting in page
+                    "prid2011-178 (paper: 178 people)", "json: splits.json",
+                    "Device time: 1.50 h on NVIDIA H200 (3 finished units, 1 units not finished",
+                    "cuDNN convolutions deterministic (deterministic), TF32 on"):
+        assert html.escape(setting, quote=False) in page
     from rcnreid.data.reader import ReIDDataset
     assert ReIDDataset(data).split_source in page
     assert re.search(r"[0-9a-f]{12}", page)                              # the commit
