@@ -3,6 +3,7 @@ and verification, and the preparation of a mini-batch's input.
 
     python -m rcnreid.diagnostics.host_bench checkpoint --config paper [--repeats 3]
     python -m rcnreid.diagnostics.host_bench prefetch --config cpu [--steps 6]
+    python -m rcnreid.diagnostics.host_bench prefetch --config paper --stand-in-step 1.2
 
 ``checkpoint``: times :func:`rcnreid.engine.checkpoint.save_checkpoint` on a checkpoint of the
 configuration's size (its parameters and RMSProp accumulators, random values; nothing is
@@ -10,7 +11,10 @@ compiled), split into its parts: the checksum, the file written (HDF5 image, wri
 its verification. ``prefetch``: trains ``steps`` mini-batches of the configuration on a small
 synthetic dataset with the next mini-batch prepared in a background thread and without, side by
 side in one process (alternating), and reports the median step time of each and the time the
-input preparation takes alone. Each prints one JSON object. docs/SPEED.md has the numbers.
+input preparation takes alone. With ``--stand-in-step S`` the step is a wait of S seconds that
+releases the GIL, as a wait for a GPU's kernels does (nothing is compiled): what prefetch can hide
+of the preparation when the device, not the CPU, is busy. Each prints one JSON object.
+docs/SPEED.md has the numbers.
 """
 import argparse
 import json
@@ -62,9 +66,10 @@ def checkpoint_cost(name, repeats=3, folder=None):
     return out
 
 
-def prefetch_cost(name, steps=6, warmup=1, seed=0):
+def prefetch_cost(name, steps=6, warmup=1, seed=0, stand_in_step=None):
     """Median step seconds with and without the background preparation of the next mini-batch,
-    alternating, and the median seconds of the preparation alone (dict)."""
+    alternating, and the median seconds of the preparation alone (dict). ``stand_in_step``:
+    seconds of a GIL-free wait in place of the compiled training step (module docstring)."""
     from rcnreid.configs.registry import get_config
     from rcnreid.data.inputs import make_inputs
     from rcnreid.data.reader import ReIDDataset
@@ -78,7 +83,8 @@ def prefetch_cost(name, steps=6, warmup=1, seed=0):
         make_synthetic_h5(path, layout="ilidsvid", persons=max(4, B), seed=seed)
         ds = ReIDDataset(path)
         inputs = make_inputs(ds, cfg)
-        model, trainer = compiled_model(cfg, seed)
+        if stand_in_step is None:
+            model, trainer = compiled_model(cfg, seed)
         rng = np.random.RandomState(seed)
         rows = np.arange(ds.num_sequences)
         batch = [rng.choice(rows, (B, 2)) for _ in range(steps + warmup)]
@@ -88,7 +94,10 @@ def prefetch_cost(name, steps=6, warmup=1, seed=0):
                     np.ones(len(b), np.float32))
 
         def compute(x):
-            trainer.step(*x)
+            if stand_in_step is None:
+                trainer.step(*x)
+            else:
+                time.sleep(stand_in_step)
 
         prep = []
         for b in batch:
@@ -107,7 +116,8 @@ def prefetch_cost(name, steps=6, warmup=1, seed=0):
             "prepare_s": round(statistics.median(prep), 4),
             "step_prefetch_on_s": round(statistics.median(times[True]), 4),
             "step_prefetch_off_s": round(statistics.median(times[False]), 4),
-            "rounds": steps}
+            "rounds": steps, "step": "compiled training step" if stand_in_step is None
+            else "stand-in: a %g s GIL-free wait" % stand_in_step}
 
 
 def main(argv=None):
@@ -117,13 +127,15 @@ def main(argv=None):
     p.add_argument("--config", default="cpu")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--stand-in-step", type=float, default=None, metavar="S",
+                   help="prefetch: a GIL-free wait of S seconds in place of the training step")
     p.add_argument("--folder", default=None, help="where the checkpoint is written (default: "
                                                    "the temporary folder)")
     a = p.parse_args(argv)
     if a.what == "checkpoint":
         r = checkpoint_cost(a.config, a.repeats, a.folder)
     else:
-        r = prefetch_cost(a.config, a.steps)
+        r = prefetch_cost(a.config, a.steps, stand_in_step=a.stand_in_step)
     print(json.dumps(r, sort_keys=True))
     return 0
 
