@@ -71,7 +71,7 @@ for py in "${pythons[@]}"; do
         if make gpu-check VENV="$venv" DEVICE="$DEVICE" >>"$log" 2>&1 && tail -3 "$log" | grep -q "GPU OK"; then
             line="$line gpu-check $DEVICE: GPU OK in $(( $(now) - t0 ))s"
         else
-            line="$line gpu-check $DEVICE FAILED ($(tail -1 "$log"))"; status=1
+            line="$line gpu-check $DEVICE FAILED ($(grep -E '^GPU NOT OK|^rcnreid: error' "$log" | tail -1 | cut -c1-300))"; status=1
         fi
     fi
     summary+=("$line")

@@ -8,7 +8,8 @@ import pytest
 MODULES = ["rcnreid.config_dict", "rcnreid.configs.registry", "rcnreid.evaluation.cmc",
            "rcnreid.data.augment", "rcnreid.engine.epoch_loop", "rcnreid.engine.interrupt",
            "rcnreid.engine.prefetch", "rcnreid.nn.gru_step", "experiments.unit_graph",
-           "rcnreid.backend.gpu_conv", "rcnreid.backend.theano_flags"]
+           "rcnreid.backend.gpu_conv", "rcnreid.backend.theano_flags",
+           "rcnreid.diagnostics.gpu_check"]
 
 
 @pytest.mark.parametrize("name", MODULES)

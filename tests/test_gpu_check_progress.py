@@ -42,3 +42,43 @@ def test_a_worker_past_its_time_is_stopped(monkeypatch, tmp_path):
     out.mkdir()
     proc = gpu_check._run_worker("cuda", str(out), 2, 0, timeout=0.5, every=0.3)
     assert proc.returncode != 0 and "stopped after" in proc.stderr
+
+
+THEANO_STYLE = """Traceback (most recent call last):
+  File "x.py", line 1, in <module>
+pygpu.gpuarray.GpuArrayException: b'clEnqueueNDRangeKernel: CL_INVALID_WORK_GROUP_SIZE'
+Apply node that caused the error: GpuCorrMM{valid, (1, 1)}(x, w)
+Toposort index: 12
+HINT: Re-running with most Theano optimizations disabled could provide a back-trace.
+HINT: Use the Theano flag 'exception_verbosity=high' for a debugprint and storage map footprint.
+"""
+
+
+def test_a_failed_worker_is_named_by_its_error_and_its_stderr_is_kept(monkeypatch, tmp_path):
+    real_popen = subprocess.Popen
+    code = "import sys; sys.stderr.write(%r); sys.exit(1)" % THEANO_STYLE
+    monkeypatch.setattr(gpu_check.subprocess, "Popen",
+                        lambda cmd, **kw: real_popen([sys.executable, "-c", code], **kw))
+    import rcnreid.backend.gpu_probe as gpu_probe
+    monkeypatch.setattr(gpu_probe, "probe", lambda device: {"facts": [], "problem": None})
+    ok, verdict = gpu_check.run_check("opencl0:0", keep=str(tmp_path), log=lambda *a: None)
+    assert not ok
+    kept = tmp_path / "cpu" / "stderr.txt"
+    assert verdict == ("GPU NOT OK: the CPU reference run failed: pygpu.gpuarray."
+                       "GpuArrayException: b'clEnqueueNDRangeKernel: CL_INVALID_WORK_GROUP_SIZE'"
+                       " (its whole error output: %s)" % kept)
+    assert kept.read_text() == THEANO_STYLE
+
+
+def test_a_worker_that_crashes_is_named_by_its_signal(monkeypatch, tmp_path):
+    real_popen = subprocess.Popen
+    code = ("import os, signal, sys; sys.stderr.write('Mapped name None to device opencl0:0\\n');"
+            " sys.stderr.flush(); os.kill(os.getpid(), signal.SIGSEGV)")
+    monkeypatch.setattr(gpu_check.subprocess, "Popen",
+                        lambda cmd, **kw: real_popen([sys.executable, "-c", code], **kw))
+    import rcnreid.backend.gpu_probe as gpu_probe
+    monkeypatch.setattr(gpu_probe, "probe", lambda device: {"facts": [], "problem": None})
+    ok, verdict = gpu_check.run_check("opencl0:0", keep=str(tmp_path), log=lambda *a: None)
+    assert not ok
+    assert verdict.startswith("GPU NOT OK: the CPU reference run failed: the process died of "
+                              "SIGSEGV (last line: Mapped name None to device opencl0:0)")

@@ -22,6 +22,8 @@ with ``THEANO_FLAGS=device=...`` before Theano is imported, the only way Theano 
 import argparse
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -168,12 +170,51 @@ def _run_worker(device, out_dir, steps, seed, load_from=None, timeout=3600, log=
                 n = _cache_size(out_dir)
                 log("  ... %s: %d s%s" % (device, waited, "" if n is None else
                                           ", %d compiled modules in Theano's cache" % n))
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    done = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    done.stderr_path = None
+    if proc.returncode != 0:
+        path = os.path.join(out_dir, "stderr.txt")
+        try:
+            with open(path, "w") as f:
+                f.write(err or "")
+            done.stderr_path = path
+        except OSError:
+            pass
+    return done
 
 
-def _last_line(text):
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*")
+
+
+def error_line(text):
+    r"""The line of a failed process's stderr that says what went wrong: the last exception line
+    (``ValueError: ...``; Theano follows it with its apply node and ``HINT:`` lines), else the
+    last line that is not a hint.
+
+    >>> error_line("Traceback ...\nValueError: bad shape\nApply node: Elemwise\nHINT: Use ...")
+    'ValueError: bad shape'
+    >>> error_line("rcnreid: error: no such device\n")
+    'rcnreid: error: no such device'
+    """
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
-    return lines[-1] if lines else "(no output)"
+    for ln in reversed(lines):
+        if _EXCEPTION_LINE.match(ln):
+            return ln
+    plain = [ln for ln in lines if not ln.startswith("HINT:")]
+    return (plain or lines or ["(no output)"])[-1]
+
+
+def _failure(proc):
+    """A failed worker in one line: what went wrong and where its whole stderr was kept."""
+    where = getattr(proc, "stderr_path", None)
+    line = error_line(proc.stderr)
+    if proc.returncode is not None and proc.returncode < 0:      # no exception: a crash
+        try:
+            name = signal.Signals(-proc.returncode).name
+        except ValueError:
+            name = "signal %d" % -proc.returncode
+        line = "the process died of %s (last line: %s)" % (name, line)
+    return line + (" (its whole error output: %s)" % where if where else "")
 
 
 def compare(device_dir, cpu_dir):
@@ -252,11 +293,11 @@ def run_check(device, steps=2, seed=0, keep=None, log=print, repeat=True):
     log("training %d steps of a tiny Deep RCN on the CPU ..." % steps)
     proc = _run_worker("cpu", cpu_dir, steps, seed, log=log)
     if proc.returncode != 0:
-        return False, "GPU NOT OK: the CPU reference run failed: %s" % _last_line(proc.stderr)
+        return False, "GPU NOT OK: the CPU reference run failed: %s" % _failure(proc)
     log("training the same steps on %s (the first compilation takes minutes) ..." % device)
     proc = _run_worker(device, dev_dir, steps, seed, load_from=cpu_dir, log=log)
     if proc.returncode != 0:
-        return False, "GPU NOT OK: the run on %s failed: %s" % (device, _last_line(proc.stderr))
+        return False, "GPU NOT OK: the run on %s failed: %s" % (device, _failure(proc))
     with open(os.path.join(dev_dir, "placement.json")) as f:
         where = json.load(f)
     log("%-14s %s" % ("Theano GPU:", "active on %s" % where["device"] if where["gpu_active"]
@@ -264,7 +305,7 @@ def run_check(device, steps=2, seed=0, keep=None, log=print, repeat=True):
     proc = _run_worker("cpu", cpu_dir, steps, seed, load_from=dev_dir, log=log)
     if proc.returncode != 0:
         return False, "GPU NOT OK: the device's checkpoint does not load on the CPU: %s" \
-            % _last_line(proc.stderr)
+            % _failure(proc)
     checks = compare(dev_dir, cpu_dir)
     if repeat:
         log("training the same steps on %s again, same seed (determinism) ..." % device)
@@ -273,7 +314,7 @@ def run_check(device, steps=2, seed=0, keep=None, log=print, repeat=True):
         proc = _run_worker(device, dev2_dir, steps, seed, log=log)
         if proc.returncode != 0:
             return False, "GPU NOT OK: the second run on %s failed: %s" % (
-                device, _last_line(proc.stderr))
+                device, _failure(proc))
         conv = where.get("gpu_conv") or {}
         checks.append(same_seed(dev_dir, dev2_dir,
                                 expected_deterministic=conv.get("deterministic") is not False))
@@ -305,7 +346,7 @@ def run_same_seed(device, config=None, steps=2, seed=0, keep=None, log=print):
         proc = _run_worker(device, d, steps, seed, log=log, config=config)
         if proc.returncode != 0:
             return False, "GPU NOT OK: run %d on %s failed: %s" % (i + 1, device,
-                                                                   _last_line(proc.stderr))
+                                                                   _failure(proc))
     with open(os.path.join(dirs[0], "placement.json")) as f:
         where = json.load(f)
     conv = where.get("gpu_conv") or {}
