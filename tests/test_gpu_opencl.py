@@ -79,6 +79,7 @@ NEEDED_BY = {
     "hidec_hooks_defaults": "join",
     "maximum_minimum_nan": "maxmin",
     "scan_gpudata_identity": "scan",
+    "scan_cython_gpudata_opencl": "scan",      # Python < 3.11 only (make test-platforms)
     "scan_buffer_rotation_overlap": "scan_rotation",
     "opencl_blas_beta0_output": "gemv_beta0",
 }
@@ -95,6 +96,10 @@ def test_every_gpu_repair_has_a_case():
 
 @pytest.mark.parametrize("fix", sorted(NEEDED_BY))
 def test_case_fails_without_the_repair(fix, compiledir):
+    from rcnreid.backend import theano_fixes
+    found = [f for f in theano_fixes.FIXES if f.name == fix][0]
+    if found.when is not None and not found.when():
+        pytest.skip("%s is not needed on this Python/numpy" % fix)
     case = NEEDED_BY[fix]
     proc = run_case(case, compiledir, disable=fix)
     assert not ok(proc, case), "the %s case passed with %s disabled" % (case, fix)

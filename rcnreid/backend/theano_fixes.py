@@ -589,6 +589,40 @@ def _scan_gpudata_identity(theano):
     ])
 
 
+def _on_opencl(node):
+    """True when a node reads or writes an array of an OpenCL context."""
+    from theano.gpuarray.type import GpuArrayType, get_context
+    for v in list(node.inputs) + list(node.outputs):
+        if isinstance(v.type, GpuArrayType) and \
+                get_context(v.type.context_name).kind == b"opencl":
+            return True
+    return False
+
+
+@_fix("scan_cython_gpudata_opencl",
+      "scan's Cython loop (theano/scan/scan_perform.pyx, used before Python 3.11) identifies GPU "
+      "buffers by .gpudata too: every scan fails on OpenCL ('This is for CUDA arrays.')",
+      "post_import", gpu=True, when=lambda: sys.version_info < (3, 11))
+def _scan_cython_gpudata_opencl(theano):
+    # The Cython loop is compiled and cannot be edited: a scan on an OpenCL context runs the
+    # Python loop instead (repaired by scan_gpudata_identity), as every scan does from Python
+    # 3.11 on (scan_perform_ext_py311). CPU and CUDA scans keep the Cython loop.
+    from theano.scan.op import Scan
+    original = Scan.make_thunk
+    if getattr(original, "_rcnreid_python_loop_on_opencl", False):
+        return False
+
+    @functools.wraps(original)
+    def make_thunk(self, node, storage_map, compute_map, no_recycling, impl=None):
+        if impl is None and _on_opencl(node):
+            impl = "py"
+        return original(self, node, storage_map, compute_map, no_recycling, impl=impl)
+
+    make_thunk._rcnreid_python_loop_on_opencl = True
+    Scan.make_thunk = make_thunk
+    return True
+
+
 def _bump_cache_version(cls, tag):
     """Compiled modules made from the unrepaired C code must not be reused from the cache."""
     original = cls.c_code_cache_version
