@@ -8,12 +8,12 @@ from rcnreid.diagnostics import host_bench
 
 def test_prefetch_with_a_stand_in_step(capsys):
     assert host_bench.main(["prefetch", "--config", "tiny", "--steps", "2",
-                            "--stand-in-step", "0.05"]) == 0
+                            "--per-round", "3", "--stand-in-step", "0.05"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["config"] == "tiny" and r["rounds"] == 2
+    assert r["config"] == "tiny" and r["rounds"] == 2 and r["steps_per_round"] == 3
     assert r["step"] == "stand-in: a 0.05 s GIL-free wait"
     assert r["prepare_s"] > 0
-    # each timed round is two waits of 0.05 s, with or without the preparation beside them
+    # each timed round is three waits of 0.05 s, with or without the preparation beside them
     assert r["step_prefetch_on_s"] >= 0.05 and r["step_prefetch_off_s"] >= 0.05
 
 

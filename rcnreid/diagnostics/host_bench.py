@@ -66,10 +66,12 @@ def checkpoint_cost(name, repeats=3, folder=None):
     return out
 
 
-def prefetch_cost(name, steps=6, warmup=1, seed=0, stand_in_step=None):
+def prefetch_cost(name, steps=6, warmup=1, seed=0, stand_in_step=None, per_round=2):
     """Median step seconds with and without the background preparation of the next mini-batch,
     alternating, and the median seconds of the preparation alone (dict). ``stand_in_step``:
-    seconds of a GIL-free wait in place of the compiled training step (module docstring)."""
+    seconds of a GIL-free wait in place of the compiled training step (module docstring).
+    Each timed round trains ``per_round`` mini-batches; the first of a round is never prefetched
+    (as the first of an epoch), so longer rounds come closer to a training's steady state."""
     from rcnreid.configs.registry import get_config
     from rcnreid.data.inputs import make_inputs
     from rcnreid.data.reader import ReIDDataset
@@ -87,7 +89,7 @@ def prefetch_cost(name, steps=6, warmup=1, seed=0, stand_in_step=None):
             model, trainer = compiled_model(cfg, seed)
         rng = np.random.RandomState(seed)
         rows = np.arange(ds.num_sequences)
-        batch = [rng.choice(rows, (B, 2)) for _ in range(steps + warmup)]
+        batch = [rng.choice(rows, (B, 2)) for _ in range(max(steps + warmup, per_round))]
 
         def prepare(b):
             return (inputs.train_batch(b[:, 0], T, rng), inputs.train_batch(b[:, 1], T, rng),
@@ -108,15 +110,15 @@ def prefetch_cost(name, steps=6, warmup=1, seed=0, stand_in_step=None):
         for rnd in range(2 * (steps + warmup)):
             on = rnd % 2 == 0
             t = time.perf_counter()
-            for x in prefetched(batch[:2], prepare, on):
+            for x in prefetched(batch[:per_round], prepare, on):
                 compute(x)
             if rnd >= 2 * warmup:
-                times[on].append((time.perf_counter() - t) / 2)
+                times[on].append((time.perf_counter() - t) / per_round)
     return {"config": name, "pairs_per_step": B, "T": T,
             "prepare_s": round(statistics.median(prep), 4),
             "step_prefetch_on_s": round(statistics.median(times[True]), 4),
             "step_prefetch_off_s": round(statistics.median(times[False]), 4),
-            "rounds": steps, "step": "compiled training step" if stand_in_step is None
+            "rounds": steps, "steps_per_round": per_round, "step": "compiled training step" if stand_in_step is None
             else "stand-in: a %g s GIL-free wait" % stand_in_step}
 
 
@@ -127,6 +129,8 @@ def main(argv=None):
     p.add_argument("--config", default="cpu")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--steps", type=int, default=6)
+    p.add_argument("--per-round", type=int, default=2,
+                   help="prefetch: mini-batches per timed round (the first is never prefetched)")
     p.add_argument("--stand-in-step", type=float, default=None, metavar="S",
                    help="prefetch: a GIL-free wait of S seconds in place of the training step")
     p.add_argument("--folder", default=None, help="where the checkpoint is written (default: "
@@ -135,7 +139,8 @@ def main(argv=None):
     if a.what == "checkpoint":
         r = checkpoint_cost(a.config, a.repeats, a.folder)
     else:
-        r = prefetch_cost(a.config, a.steps, stand_in_step=a.stand_in_step)
+        r = prefetch_cost(a.config, a.steps, stand_in_step=a.stand_in_step,
+                          per_round=max(1, a.per_round))
     print(json.dumps(r, sort_keys=True))
     return 0
 
