@@ -33,6 +33,10 @@ def _python(code, tmp_path, disable=None):
     env = dict(os.environ)
     env.pop("THEANORC", None)
     env["THEANO_FLAGS"] = "base_compiledir=%s" % tmp_path
+    # Two OpenMP threads, whatever the test worker has (pytest-xdist workers on 2 cores get 1,
+    # and with 1 thread rcnreid turns OpenMP off, which C_CODE checks is on: the probe that a
+    # header including Python.h once broke silently).
+    env["OMP_NUM_THREADS"] = "2"
     env.pop("RCNREID_DISABLE_FIXES", None)
     if disable:
         env["RCNREID_DISABLE_FIXES"] = disable
@@ -130,6 +134,7 @@ def test_c_code_compiles_against_numpy2(tmp_path):
 
 def test_fixes_for_other_platforms_say_so():
     """On this Python every fix is either applied or says why it is not needed here."""
+    from rcnreid.backend import theano_env  # noqa: F401  (imports Theano: the fixes' stages run)
     for f in theano_fixes.FIXES:
         if f.when is not None:
             status = theano_fixes.STATUS.get(f.name, "")
