@@ -88,10 +88,13 @@ NEEDED_BY = {
 #: GPU repairs of CUDA-only code, shown necessary by tests/test_cuda_headers.py instead.
 CUDA_ONLY = {"cudnn8_removed_algo_queries"}
 
+#: GPU repairs shown necessary by a test of their own below.
+OWN_TEST = {"gpu_elemwise_free_null"}
+
 
 def test_every_gpu_repair_has_a_case():
     from rcnreid.backend import theano_fixes
-    assert {f.name for f in theano_fixes.FIXES if f.gpu} == set(NEEDED_BY) | CUDA_ONLY
+    assert {f.name for f in theano_fixes.FIXES if f.gpu} == set(NEEDED_BY) | CUDA_ONLY | OWN_TEST
 
 
 @pytest.mark.parametrize("fix", sorted(NEEDED_BY))
@@ -103,6 +106,17 @@ def test_case_fails_without_the_repair(fix, compiledir):
     case = NEEDED_BY[fix]
     proc = run_case(case, compiledir, disable=fix)
     assert not ok(proc, case), "the %s case passed with %s disabled" % (case, fix)
+
+
+def test_a_kernel_that_does_not_build_is_an_error_not_a_crash(compiledir):
+    """gpu_elemwise_free_null: an elementwise kernel that does not build (here: maximum's
+    unrepaired nan(""), not OpenCL C) must end in Theano's error, not in a segfault of the op's
+    cleanup (seen: gpu-check workers dying of SIGSEGV in GpuElemwise_free with no message)."""
+    proc = run_case("maxmin", compiledir, disable="maximum_minimum_nan")
+    assert proc.returncode == 1, (proc.returncode, proc.stderr[-800:])
+    assert "Could not initialize elemwise support" in proc.stderr
+    crash = run_case("maxmin", compiledir, disable="maximum_minimum_nan,gpu_elemwise_free_null")
+    assert crash.returncode < 0, (crash.returncode, crash.stderr[-800:])   # SIGSEGV
 
 
 def test_info_tells_the_truth_on_the_device():

@@ -624,13 +624,15 @@ def _scan_cython_gpudata_opencl(theano):
 
 
 def _bump_cache_version(cls, tag):
-    """Compiled modules made from the unrepaired C code must not be reused from the cache."""
+    """Compiled modules made from the unrepaired C code must not be reused from the cache. An
+    op without a version (``()``: Theano never caches it) stays without one."""
     original = cls.c_code_cache_version
     if getattr(original, "_rcnreid_tag", None) == tag:
         return
 
     def c_code_cache_version(self):
-        return tuple(original(self)) + (tag,)
+        version = tuple(original(self))
+        return version + (tag,) if version else version
 
     c_code_cache_version._rcnreid_tag = tag
     cls.c_code_cache_version = c_code_cache_version
@@ -649,6 +651,31 @@ def _maximum_minimum_nan(theano):
             _bump_cache_version(cls, 91)
             changed = True
     return changed
+
+
+@_fix("gpu_elemwise_free_null",
+      "when a GPU elementwise kernel does not build (GpuElemwise_new returns NULL), the op's "
+      "cleanup calls GpuElemwise_free(NULL): a segfault instead of the build error", "post_import",
+      gpu=True)
+def _gpu_elemwise_free_null(theano):
+    from theano.gpuarray.elemwise import GpuElemwise
+    if getattr(GpuElemwise.c_cleanup_code_struct, "_rcnreid_fixed", False):
+        return False
+    original = GpuElemwise.c_cleanup_code_struct
+    if "GpuElemwise_free(ge);" not in original(None, None, "x"):
+        raise RuntimeError("GpuElemwise.c_cleanup_code_struct is not the one this fix repairs")
+
+    def c_cleanup_code_struct(self, node, name):
+        return "\nif (ge != NULL) { GpuElemwise_free(ge); ge = NULL; }\n"
+
+    def c_support_code_struct(self, node, name):      # NULL until the init code sets it
+        return "\nGpuElemwise *ge = NULL;\n"
+
+    c_cleanup_code_struct._rcnreid_fixed = True
+    GpuElemwise.c_cleanup_code_struct = c_cleanup_code_struct
+    GpuElemwise.c_support_code_struct = c_support_code_struct
+    _bump_cache_version(GpuElemwise, 93)
+    return True
 
 
 @_fix("elemwise_openmp_pragma",
