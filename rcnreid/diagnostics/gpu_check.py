@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -326,6 +327,8 @@ def run_check(device, steps=2, seed=0, keep=None, log=print, repeat=True):
         return False, ("GPU NOT OK: %s differ(s) from the CPU (folders kept in %s; report it "
                        "with `rcnreid info --json`)" % (", ".join(bad), tmp))
     again = [detail for name, _, detail in checks if name == "same seed twice"]
+    if keep is None:
+        shutil.rmtree(tmp, ignore_errors=True)      # a failed check keeps its folders
     return True, "GPU OK: %s computes rcnreid's training step and representation as the CPU " \
                  "does (to float32 rounding)%s; %s" % (
                      device, "; same seed twice: " + again[0] if again else "",
@@ -355,6 +358,10 @@ def run_same_seed(device, config=None, steps=2, seed=0, keep=None, log=print):
     log("%-14s %s  %s" % (name + ":", "ok  " if ok else "FAIL", detail))
     verdict = "same seed twice on %s (%s, %d steps): %s; %s" % (
         device, config or "tiny", steps, detail, _settings_line(where))
+    if ok and keep is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        verdict += " (folders kept in %s)" % tmp
     return ok, ("GPU OK: " if ok else "GPU NOT OK: ") + verdict
 
 
