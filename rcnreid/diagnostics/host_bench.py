@@ -118,8 +118,9 @@ def prefetch_cost(name, steps=6, warmup=1, seed=0, stand_in_step=None, per_round
             "prepare_s": round(statistics.median(prep), 4),
             "step_prefetch_on_s": round(statistics.median(times[True]), 4),
             "step_prefetch_off_s": round(statistics.median(times[False]), 4),
-            "rounds": steps, "steps_per_round": per_round, "step": "compiled training step" if stand_in_step is None
-            else "stand-in: a %g s GIL-free wait" % stand_in_step}
+            "rounds": steps, "steps_per_round": per_round,
+            "step": ("compiled training step" if stand_in_step is None
+                     else "stand-in: a %g s GIL-free wait" % stand_in_step)}
 
 
 def main(argv=None):
@@ -136,11 +137,13 @@ def main(argv=None):
     p.add_argument("--folder", default=None, help="where the checkpoint is written (default: "
                                                    "the temporary folder)")
     a = p.parse_args(argv)
+    if a.per_round < 1:
+        p.error("--per-round must be at least 1")
     if a.what == "checkpoint":
         r = checkpoint_cost(a.config, a.repeats, a.folder)
     else:
         r = prefetch_cost(a.config, a.steps, stand_in_step=a.stand_in_step,
-                          per_round=max(1, a.per_round))
+                          per_round=a.per_round)
     print(json.dumps(r, sort_keys=True))
     return 0
 

@@ -14,15 +14,20 @@ from rcnreid.errors import UserError
 
 
 #: Settings that change how a run is carried out, not its results: a run may be resumed with
-#: other values (``train.checkpoint_every_s``, ``train.prefetch``).
+#: other values (``train.checkpoint_every_s``, ``train.prefetch``), as paths into the config dict.
 RUNTIME_FIELDS = (("train", "checkpoint_every_s"), ("train", "prefetch"))
 
 
-def _without_runtime(d):
+def without_runtime(d, fields=RUNTIME_FIELDS):
+    """A JSON copy of the configuration dict ``d`` without the runtime ``fields`` (key paths;
+    the fine-tuning's are top-level, :data:`rcnreid.vgg.finetune.RUNTIME_FIELDS`)."""
     d = json.loads(json.dumps(d))
-    for section, key in RUNTIME_FIELDS:
-        if isinstance(d.get(section), dict):
-            d[section].pop(key, None)
+    for path in fields:
+        parent = d
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
     return d
 
 
@@ -51,8 +56,8 @@ def check_resumable(ckpt, cfg, seed, trial, path):
     """UserError (naming the differences and the fix) unless checkpoint ``ckpt`` (file ``path``)
     was written by the same run: configuration ``cfg`` (fields added since at their defaults),
     ``seed`` and ``trial``."""
-    new = _without_runtime(cfg.to_dict())
-    old = _without_runtime(_stored_config(ckpt.config))
+    new = without_runtime(cfg.to_dict())
+    old = without_runtime(_stored_config(ckpt.config))
     if old != new:
         diff = _config_differences(old, new)
         raise UserError("%s: was written with another configuration (%s%s); resume with the "

@@ -100,18 +100,14 @@ class FinetuneConfig:
 
 #: Fields of :class:`FinetuneConfig` that change how a run is carried out, not its results: a
 #: checkpoint written with other values (or before they existed) resumes.
-RUNTIME_FIELDS = ("checkpoint_every_s", "prefetch")
+RUNTIME_FIELDS = (("checkpoint_every_s",), ("prefetch",))
 
 
 def same_run(saved, cfg):
     """True when a checkpoint's configuration dict ``saved`` describes the same fine-tuning as
     ``cfg`` (the runtime fields left out)."""
-    def strip(d):
-        d = json.loads(json.dumps(d))
-        for k in RUNTIME_FIELDS:
-            d.pop(k, None)
-        return d
-    return strip(saved) == strip(cfg.to_dict())
+    from rcnreid.engine.resume import without_runtime
+    return without_runtime(saved, RUNTIME_FIELDS) == without_runtime(cfg.to_dict(), RUNTIME_FIELDS)
 
 
 #: Profiles: the paper-sized run and smaller ones (the network itself comes from the weights).
